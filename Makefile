@@ -1,0 +1,49 @@
+# Facet: two commands. `make run` starts the platform, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint install install-dev browser clean-var help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    start web, workers and the embedded database (http://demo.localhost:8000)"
+	@echo "make test   install test dependencies and run lint + the whole test suite"
+	@echo "make lint   ruff only"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Facet needs Python 3.11 (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when a requirements file changes.
+$(VENV)/.runtime: $(BIN)/python requirements/base.txt
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	@touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# Browser tests drive Debian's Chromium through Playwright (no browser download).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
+
+run: install
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py run_platform
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install-dev browser lint
+	$(BIN)/python -m pytest
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,42 @@
+"""The token API: DRF, knox tokens, OpenAPI."""
+
+from datetime import timedelta
+
+from .env import env_int, env_str
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env_str("FACET_AUTH_THROTTLE", "10/min"),
+    },
+}
+
+# Knox stores only a SHA-512 digest of each token; a dump of the table cannot log in.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("FACET_TOKEN_TTL_HOURS", 24 * 7)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": 20,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Facet API",
+    "DESCRIPTION": (
+        "Per-tenant face recognition API. Every path is served on the tenant's own "
+        "host name; authenticate with `Authorization: Token <token>` from "
+        "`POST /api/v1/auth/token/`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Served from this install's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

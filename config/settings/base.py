@@ -1,0 +1,134 @@
+"""Settings shared by every environment. Concerns live in sibling modules.
+
+Environment modules (local, production, test) import this one and override
+what differs; nothing here holds a production secret.
+"""
+
+# Concern modules: each owns its settings; re-exported here as Django settings.
+from .api import REST_FRAMEWORK, REST_KNOX, SPECTACULAR_SETTINGS  # noqa: F401
+from .database import (  # noqa: F401
+    DATABASE_ROUTERS,
+    DATABASES,
+    EMBEDDED_PGDATA,
+    ORIGINAL_BACKEND,
+)
+from .env import env_bool, env_int, env_list, env_str
+from .observability import LOGGING, PROMETHEUS_EXPORT_MIGRATIONS, SENTRY_DSN  # noqa: F401
+from .paths import BASE_DIR, VAR_DIR
+from .queue import CACHES, Q_CLUSTER, REDIS_URL  # noqa: F401
+from .realtime import CHANNEL_LAYERS  # noqa: F401
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")  # environment modules decide the fallback
+
+# Tenants are resolved from the Host header against the Domain table, which is
+# the real allow-list; unknown hosts get 404 from the tenant middleware.
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"])
+
+# --- tenancy -----------------------------------------------------------------
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "django_q",
+    "channels",
+    "channels_postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "knox",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenants"
+FACET_PUBLIC_HOST = env_str("FACET_PUBLIC_HOST", "localhost")
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Probes call /health on bare IPs and unknown hosts: answer before tenant routing.
+    "tenants.middleware.HealthCheckMiddleware",
+    "django_tenants.middleware.main.TenantMainMiddleware",
+    "tenants.middleware.SuspendedTenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.portal",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("FACET_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- files -------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = env_str("FACET_MEDIA_ROOT", str(VAR_DIR / "media"))
+# Each tenant's files live under MEDIA_ROOT/<schema>/ and are served only
+# through tenants.views.protected_media, never by a static file server.
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+STORAGES = {
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the portal's htmx requests read it
+X_FRAME_OPTIONS = "DENY"
+
+FACET_DEMO_TENANT = env_str("FACET_DEMO_TENANT", "demo")
+FACET_HTTP_PORT = env_int("FACET_HTTP_PORT", 8000)

@@ -1,0 +1,51 @@
+"""Background work (django-q2) and the caches it and the portal share."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_int, env_str
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+if REDIS_URL:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    }
+else:
+    # Shared by web and worker processes without a second server.
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "facet_cache",
+    }
+
+CACHES = {
+    # Application cache: keys carry the schema name, so tenants never share entries.
+    "default": {**_shared_cache, "KEY_FUNCTION": "django_tenants.cache.make_key"},
+    # django-q2's cluster heartbeats are platform-wide: no tenant prefix.
+    "queue": {**_shared_cache, "KEY_PREFIX": "q"},
+}
+
+# The ORM broker re-delivers a task whose worker died once `retry` seconds pass
+# (at-least-once); the Redis broker has no receipts and would lose it.
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "facet"),
+    "orm": "default",
+    "workers": env_int("Q_WORKERS", 2),
+    "timeout": env_int("Q_TIMEOUT", 600),
+    "retry": env_int("Q_RETRY", 720),
+    "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
+    "ack_failures": True,
+    "save_limit": 1000,
+    "catch_up": False,
+    "poll": 0.5,
+    "cache": "queue",
+    "label": "Task queue",
+}
+
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured(
+        f"Q_RETRY ({Q_CLUSTER['retry']}s) must exceed Q_TIMEOUT ({Q_CLUSTER['timeout']}s), "
+        "or a task still running would be delivered to a second worker."
+    )

@@ -1,0 +1,12 @@
+"""URLs of the platform's own host (FACET_PUBLIC_HOST): landing page, staff admin, metrics."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from tenants.views import public_landing
+
+urlpatterns = [
+    path("", public_landing, name="landing"),
+    path("admin/", admin.site.urls),
+    path("", include("django_prometheus.urls")),
+]

@@ -1,0 +1,54 @@
+// Live tenant events over /ws/events/: reconnects with back-off and renders
+// each event into [data-events-list]. Pages that show progress listen for the
+// "facet:event" DOM event this module dispatches.
+const list = document.querySelector("[data-events-list]");
+const status = document.querySelector("[data-events-status]");
+const MAX_ITEMS = 50;
+let retryDelay = 1000;
+
+function describe(event) {
+  if (event.message) return event.message;
+  const { kind, ...rest } = event;
+  return `${kind}: ${JSON.stringify(rest)}`;
+}
+
+function render(event) {
+  if (!list) return;
+  list.querySelector("[data-events-empty]")?.remove();
+  const item = document.createElement("li");
+  item.dataset.kind = event.kind;
+  const time = document.createElement("time");
+  time.dateTime = new Date().toISOString();
+  time.textContent = new Date().toLocaleTimeString();
+  item.append(time, " ", describe(event));
+  list.prepend(item);
+  while (list.children.length > MAX_ITEMS) list.lastElementChild.remove();
+}
+
+function setStatus(text, state) {
+  if (!status) return;
+  status.textContent = text;
+  status.dataset.state = state;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/events/`);
+  socket.addEventListener("open", () => {
+    retryDelay = 1000;
+    setStatus("live", "open");
+  });
+  socket.addEventListener("message", (message) => {
+    const event = JSON.parse(message.data);
+    if (event.kind === "pong") return;
+    render(event);
+    document.dispatchEvent(new CustomEvent("facet:event", { detail: event }));
+  });
+  socket.addEventListener("close", () => {
+    setStatus("reconnecting…", "closed");
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  });
+}
+
+connect();

@@ -1,0 +1,74 @@
+"""Authentication endpoints of the token API: /api/v1/auth/... and /api/v1/me/."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from knox.views import LoginView as KnoxLoginView
+from knox.views import LogoutView as KnoxLogoutView
+from rest_framework import permissions, serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from .roles import role_of
+
+
+class TokenLoginView(KnoxLoginView):
+    """Exchange e-mail and password for an expiring token (stored hashed)."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses=inline_serializer(
+            "TokenResponse",
+            {"token": serializers.CharField(), "expiry": serializers.DateTimeField()},
+        ),
+    )
+    def post(self, request, format=None):
+        data = dict(request.data)
+        if isinstance(data.get("username"), str):
+            data["username"] = data["username"].lower()
+        serializer = AuthTokenSerializer(data=data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        request.user = serializer.validated_data["user"]
+        return super().post(request, format=format)
+
+
+class TokenLogoutView(KnoxLogoutView):
+    """Revoke the token used for this request."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, format=None):
+        return super().post(request, format=format)
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.CharField(allow_null=True)
+    tenant = inline_serializer(
+        "MeTenant", {"slug": serializers.CharField(), "name": serializers.CharField()}
+    )
+
+
+class MeView(APIView):
+    """The authenticated user, their role and their tenant."""
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        role = role_of(request.user)
+        tenant = request.tenant
+        return Response(
+            {
+                "id": request.user.pk,
+                "email": request.user.email or request.user.username,
+                "role": role.value if role else None,
+                "tenant": {"slug": tenant.slug, "name": tenant.name},
+            }
+        )

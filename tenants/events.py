@@ -1,0 +1,36 @@
+"""Live events for a tenant's users, delivered over /ws/events/.
+
+Group names carry the schema name, so one tenant's events can never be
+addressed to another's sockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+EVENT_MESSAGE_TYPE = "tenant.event"
+
+
+def tenant_events_group(schema_name: str) -> str:
+    return f"tenant.{schema_name}.events"
+
+
+def send_event(*, schema_name: str, kind: str, data: dict[str, Any]) -> None:
+    """Send now. Prefer ``publish_event`` inside transactions."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("No channel layer is configured (CHANNEL_LAYERS).")
+    message = {"type": EVENT_MESSAGE_TYPE, "event": {"kind": kind, **data}}
+    async_to_sync(layer.group_send)(tenant_events_group(schema_name), message)
+
+
+def publish_event(*, schema_name: str, kind: str, data: dict[str, Any]) -> None:
+    """Send the event once the current transaction commits (at once outside one)."""
+    # robust: a lost progress event must not fail the work that produced it.
+    transaction.on_commit(
+        lambda: send_event(schema_name=schema_name, kind=kind, data=data), robust=True
+    )

@@ -1,0 +1,84 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants import selectors, services
+
+
+class Command(BaseCommand):
+    help = "Create, list, suspend, resume and delete tenants."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        create = actions.add_parser("create", help="Create a tenant with its schema and owner.")
+        create.add_argument("slug", help="Short name: lower-case letters, digits, dashes.")
+        create.add_argument("--domain", required=True, help="Host name, e.g. acme.localhost")
+        create.add_argument("--owner-email", required=True)
+        create.add_argument("--owner-password", help="Generated and printed when omitted.")
+        create.add_argument("--name", help="Display name (defaults to the slug).")
+
+        actions.add_parser("list", help="List tenants with their hosts and state.")
+
+        for verb, text in (
+            ("suspend", "Block every route of a tenant (403)."),
+            ("resume", "Lift a suspension."),
+        ):
+            sub = actions.add_parser(verb, help=text)
+            sub.add_argument("slug")
+
+        delete = actions.add_parser("delete", help="Drop a tenant's schema and media for good.")
+        delete.add_argument("slug")
+        delete.add_argument("--yes", action="store_true", help="Confirm: this cannot be undone.")
+
+    def handle(self, *args, action, **options):
+        getattr(self, f"handle_{action}")(**options)
+
+    def _tenant(self, slug):
+        tenant = selectors.tenant_get(slug=slug)
+        if tenant is None:
+            raise CommandError(f"No tenant {slug!r}. See `manage.py tenant list`.")
+        return tenant
+
+    def handle_create(self, slug, domain, owner_email, owner_password, name, **_):
+        try:
+            created = services.tenant_create(
+                slug=slug,
+                domain=domain,
+                owner_email=owner_email,
+                owner_password=owner_password,
+                name=name,
+            )
+        except services.TenantError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(self.style.SUCCESS(f"Created tenant {slug} at http://{domain}"))
+        self.stdout.write(f"  owner:    {created.owner_email}")
+        if created.password_generated:
+            self.stdout.write(f"  password: {created.owner_password}  (shown once)")
+
+    def handle_list(self, **_):
+        tenants = list(selectors.tenant_list())
+        if not tenants:
+            self.stdout.write("No tenants yet. Create one with `manage.py tenant create`.")
+            return
+        self.stdout.write(f"{'SLUG':<20} {'SCHEMA':<24} {'STATE':<10} HOSTS")
+        for tenant in tenants:
+            state = "suspended" if tenant.is_suspended else "active"
+            hosts = ", ".join(d.domain for d in tenant.domains.all())
+            self.stdout.write(f"{tenant.slug:<20} {tenant.schema_name:<24} {state:<10} {hosts}")
+
+    def handle_suspend(self, slug, **_):
+        services.tenant_suspend(tenant=self._tenant(slug))
+        self.stdout.write(self.style.WARNING(f"Suspended {slug}: its hosts now answer 403."))
+
+    def handle_resume(self, slug, **_):
+        services.tenant_resume(tenant=self._tenant(slug))
+        self.stdout.write(self.style.SUCCESS(f"Resumed {slug}."))
+
+    def handle_delete(self, slug, yes, **_):
+        tenant = self._tenant(slug)
+        if not yes:
+            raise CommandError(
+                f"This drops schema {tenant.schema_name} and all of {slug}'s media. "
+                "Add --yes to confirm."
+            )
+        services.tenant_delete(tenant=tenant)
+        self.stdout.write(self.style.SUCCESS(f"Deleted {slug}, its schema and its media."))

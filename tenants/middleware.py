@@ -1,0 +1,42 @@
+from django.http import HttpResponseForbidden, JsonResponse
+from django.template.loader import render_to_string
+
+from . import health
+
+_HEALTH_PATHS = {"/health", "/health/", "/health/ready", "/health/ready/"}
+
+
+class HealthCheckMiddleware:
+    """Answers /health and /health/ready before tenant routing or host checks."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path not in _HEALTH_PATHS:
+            return self.get_response(request)
+        if request.path.startswith("/health/ready"):
+            checks = health.readiness()
+            ready = all(checks.values())
+            return JsonResponse(
+                {"status": "ready" if ready else "not ready", "checks": checks},
+                status=200 if ready else 503,
+            )
+        return JsonResponse({"status": "alive"})
+
+
+class SuspendedTenantMiddleware:
+    """A suspended tenant's host answers 403 on every route, API and pages alike."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and getattr(tenant, "suspended_at", None):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "This organisation is suspended."}, status=403)
+            return HttpResponseForbidden(
+                render_to_string("tenants/suspended.html", {"tenant": tenant})
+            )
+        return self.get_response(request)

@@ -1,0 +1,56 @@
+"""What feature apps plug into the portal shell: navigation entries and dashboard counts.
+
+Features register in their AppConfig.ready(), so the shell never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+
+from .roles import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    roles: frozenset[Role]
+
+
+@dataclass(frozen=True)
+class DashboardCount:
+    label: str
+    count: Callable[[], int]
+
+
+_nav: list[NavItem] = []
+_counts: list[DashboardCount] = []
+
+
+def register_nav(label: str, url_name: str, *, roles: set[Role] | None = None) -> None:
+    if any(item.url_name == url_name for item in _nav):
+        return
+    _nav.append(NavItem(label, url_name, frozenset(roles or set(Role))))
+
+
+def register_count(label: str, count: Callable[[], int]) -> None:
+    if any(item.label == label for item in _counts):
+        return
+    _counts.append(DashboardCount(label, count))
+
+
+def nav_for(role: Role | None) -> list[NavItem]:
+    return [item for item in _nav if role in item.roles]
+
+
+def dashboard_counts() -> list[tuple[str, int]]:
+    """Counts for the current tenant. Call inside the tenant's schema."""
+    return [(item.label, item.count()) for item in _counts]
+
+
+register_nav("Dashboard", "dashboard")
+register_nav("Members", "members", roles={Role.OWNER, Role.ADMIN})
+register_count("Members", lambda: get_user_model().objects.filter(is_active=True).count())

@@ -1,0 +1,72 @@
+"""Roles inside a tenant: owner, admin, operator, viewer.
+
+A role is a Django group in the tenant's schema. Its permissions are derived
+from rules rather than listed, so a feature app that adds models gets sensible
+role permissions on its next migration without touching this module.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+
+# Apps whose permissions manage the tenant itself rather than its data.
+_ADMINISTRATION_APPS = {"auth", "admin", "contenttypes", "sessions", "knox"}
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+    @property
+    def manages_tenant(self) -> bool:
+        """Owners and admins manage members and reach the Django admin."""
+        return self in (Role.OWNER, Role.ADMIN)
+
+
+def _grants(role: Role, permission: Permission) -> bool:
+    app = permission.content_type.app_label
+    action = permission.codename.split("_", 1)[0]
+    if role.manages_tenant:
+        return True
+    if app in _ADMINISTRATION_APPS:
+        return False
+    if role is Role.OPERATOR:
+        return action in {"add", "change", "view"}
+    return action == "view"
+
+
+def ensure_roles() -> dict[Role, Group]:
+    """Create the four role groups in the current schema and sync their permissions.
+
+    Call inside a tenant's schema context. Idempotent.
+    """
+    permissions = list(Permission.objects.select_related("content_type"))
+    groups = {}
+    for role in Role:
+        group, _ = Group.objects.get_or_create(name=role.value)
+        group.permissions.set([p for p in permissions if _grants(role, p)])
+        groups[role] = group
+    return groups
+
+
+def role_of(user) -> Role | None:
+    """The user's role in the current tenant (the highest, should several be set)."""
+    names = {group.name for group in user.groups.all()}
+    return next((role for role in Role if role.value in names), None)
+
+
+def sync_roles_after_migrate(sender, apps=None, **kwargs) -> None:
+    """post_migrate fires once per installed app; act on the last, when every
+    app's permissions exist. Tenant schemas only: the public schema has no roles."""
+    if connection.schema_name == get_public_schema_name():
+        return
+    if sender is not list(django_apps.get_app_configs())[-1]:
+        return
+    ensure_roles()

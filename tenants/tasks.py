@@ -1,0 +1,116 @@
+"""Background tasks that run inside one tenant's schema.
+
+Every task carries its schema name explicitly. It is queued only after the
+enqueuing transaction commits (a task never sees rows that were rolled back
+or are not yet visible), and it runs through one runner that enters the
+schema and always leaves it, so a worker never carries one tenant's schema
+into the next task.
+
+    @tenant_task
+    def rebuild_thumbnails(media_id: int) -> None: ...
+
+    rebuild_thumbnails.enqueue(media_id, schema_name=connection.schema_name)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from importlib import import_module
+from collections.abc import Callable
+from typing import Any
+
+import sentry_sdk
+from django.db import transaction
+from django_q.tasks import async_task
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from .models import Tenant
+
+logger = logging.getLogger(__name__)
+
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+
+
+class TenantTaskError(Exception):
+    """A tenant task was queued or run without a valid tenant schema."""
+
+
+def _dotted_path(func: Callable[..., Any]) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def _require_tenant_schema(schema_name: str) -> None:
+    if not schema_name or not isinstance(schema_name, str):
+        raise TenantTaskError("A tenant task needs the schema_name of its tenant.")
+    if schema_name == get_public_schema_name():
+        raise TenantTaskError("Tenant tasks cannot run in the public schema.")
+
+
+def enqueue_tenant_task(
+    func: Callable[..., Any] | str,
+    *args: Any,
+    schema_name: str,
+    q_options: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Queue ``func(*args, **kwargs)`` to run in ``schema_name`` once this transaction commits.
+
+    Arguments must be primitives (ids, strings): the task reloads what it needs.
+    ``q_options`` passes django-q2 options such as ``timeout`` or ``cluster``.
+    """
+    _require_tenant_schema(schema_name)
+    path = func if isinstance(func, str) else _dotted_path(func)
+    _registered(path)
+    options = {"task_name": f"{schema_name}:{path.rsplit('.', 1)[-1]}", **(q_options or {})}
+
+    def send() -> None:
+        async_task(run_tenant_task, schema_name, path, *args, q_options=options, **kwargs)
+
+    transaction.on_commit(send, robust=False)
+
+
+def _registered(path: str) -> Callable[..., Any]:
+    """The task at ``path``; its module is imported first in a fresh worker."""
+    if path not in _REGISTRY:
+        module, _, _ = path.rpartition(".")
+        try:
+            import_module(module)
+        except ImportError:
+            pass
+    func = _REGISTRY.get(path)
+    if func is None:
+        raise TenantTaskError(f"{path} is not a registered tenant task (use @tenant_task).")
+    return func
+
+
+def run_tenant_task(schema_name: str, path: str, *args: Any, **kwargs: Any) -> Any:
+    """The one entry point workers call: enter the tenant's schema, run, restore."""
+    _require_tenant_schema(schema_name)
+    func = _registered(path)
+    with schema_context(get_public_schema_name()):
+        if not Tenant.objects.filter(schema_name=schema_name).exists():
+            raise TenantTaskError(f"No tenant has the schema {schema_name!r}.")
+    with sentry_sdk.new_scope() as scope, schema_context(schema_name):
+        scope.set_tag("tenant", schema_name)
+        try:
+            return func(*args, **kwargs)
+        except Exception:
+            # django-q2 only logs failures; operators see them in Sentry too.
+            sentry_sdk.capture_exception()
+            logger.exception("tenant task %s failed in %s", path, schema_name)
+            raise
+
+
+def tenant_task(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Register ``func`` as a tenant task and give it ``.enqueue(*args, schema_name=...)``."""
+    path = _dotted_path(func)
+    _REGISTRY[path] = func
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    wrapper.enqueue = functools.partial(enqueue_tenant_task, path)  # type: ignore[attr-defined]
+    wrapper.task_path = path  # type: ignore[attr-defined]
+    return wrapper

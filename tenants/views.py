@@ -1,0 +1,77 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from . import selectors, services
+from .forms import EmailAuthenticationForm, MemberAddForm
+from .portal import dashboard_counts
+from .roles import Role, role_of
+
+
+class PortalLoginView(LoginView):
+    template_name = "tenants/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+def _require_manager(user) -> Role:
+    role = role_of(user)
+    if role is None or not role.manages_tenant:
+        raise PermissionDenied("Only owners and admins manage members.")
+    return role
+
+
+@login_required
+def dashboard(request):
+    return render(request, "tenants/dashboard.html", {"counts": dashboard_counts()})
+
+
+@login_required
+def members(request):
+    _require_manager(request.user)
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        password = services.generate_password()
+        try:
+            services.member_create(
+                email=form.cleaned_data["email"],
+                role=Role(form.cleaned_data["role"]),
+                password=password,
+            )
+        except services.TenantError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(
+                request,
+                f"Added {form.cleaned_data['email']}. Their password, shown once: {password}",
+            )
+            return redirect("members")
+    return render(
+        request, "tenants/members.html", {"members": selectors.member_list(), "form": form}
+    )
+
+
+@require_GET
+@login_required
+def protected_media(request, path: str):
+    """Serve a file from the current tenant's media prefix to its signed-in members.
+
+    The storage resolves paths under MEDIA_ROOT/<schema>/ and refuses traversal,
+    so a path can never reach another tenant's files.
+    """
+    try:
+        if not default_storage.exists(path):
+            raise Http404("No such file.")
+        handle = default_storage.open(path, "rb")
+    except SuspiciousFileOperation:
+        raise Http404("No such file.") from None
+    return FileResponse(handle)
+
+
+def public_landing(request):
+    return render(request, "public/landing.html")

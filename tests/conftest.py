@@ -1,0 +1,119 @@
+"""Session-wide fixtures: two tenants with colliding ids, created once.
+
+Tenants ``alpha`` and ``beta`` each have an owner (user id 1) and a viewer
+(user id 2) in their own schema, so every id exists in both and only the
+schema keeps them apart: the canary for tenant leaks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tenants import services
+from tenants.models import Tenant
+from tenants.roles import Role
+
+PUBLIC_HOST = "localhost"
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class TenantSetup:
+    slug: str
+    host: str
+    schema_name: str
+    owner: Account
+    viewer: Account
+
+    @property
+    def tenant(self) -> Tenant:
+        return Tenant.objects.get(slug=self.slug)
+
+    def client(self, account: Account | None = None) -> Client:
+        """A test client on this tenant's host, signed in as ``account`` if given."""
+        client = Client(HTTP_HOST=self.host)
+        if account is not None:
+            # Client.login skips the middleware: enter the schema the way a request would.
+            with schema_context(self.schema_name):
+                assert client.login(username=account.email, password=account.password)
+        return client
+
+    def user(self, account: Account):
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.get(username=account.email)
+
+
+def _setup(slug: str) -> TenantSetup:
+    return TenantSetup(
+        slug=slug,
+        host=f"{slug}.localhost",
+        schema_name=Tenant.schema_name_for(slug),
+        owner=Account(f"owner@{slug}.test", f"owner-{slug}-pass"),
+        viewer=Account(f"viewer@{slug}.test", f"viewer-{slug}-pass"),
+    )
+
+
+ALPHA = _setup("alpha")
+BETA = _setup("beta")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Create the two canary tenants once per session (a schema costs ~1.5 s)."""
+    with django_db_blocker.unblock():
+        services.public_tenant_ensure(domain=PUBLIC_HOST)
+        for setup in (ALPHA, BETA):
+            services.tenant_create(
+                slug=setup.slug,
+                domain=setup.host,
+                owner_email=setup.owner.email,
+                owner_password=setup.owner.password,
+                name=f"{setup.slug.title()} Org",
+            )
+            with schema_context(setup.schema_name):
+                services.member_create(
+                    email=setup.viewer.email, role=Role.VIEWER, password=setup.viewer.password
+                )
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def alpha(db) -> TenantSetup:
+    return ALPHA
+
+
+@pytest.fixture
+def beta(db) -> TenantSetup:
+    return BETA
+
+
+@pytest.fixture
+def committed(django_db_setup, django_db_blocker):
+    """Database access outside a test transaction: writes are visible to other
+    threads and processes (servers, workers). The test removes what it adds."""
+    with django_db_blocker.unblock():
+        yield
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def test_subprocess_env() -> dict[str, str]:
+    """Environment for a server or worker process that must use the test database."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "FACET_TEST_SUBPROCESS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }

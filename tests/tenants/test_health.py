@@ -1,0 +1,29 @@
+import pytest
+from django.test import Client
+
+
+@pytest.mark.parametrize(
+    "host", ["10.0.0.7", "unknown.example.com", "localhost", "alpha.localhost"]
+)
+def test_liveness_answers_on_every_host_without_touching_the_database(host):
+    # No django_db mark: pytest-django fails the test if the view touches the database.
+    response = Client(HTTP_HOST=host).get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}
+
+
+@pytest.mark.django_db
+def test_readiness_reports_each_check_and_fails_without_a_queue_cluster():
+    response = Client(HTTP_HOST="10.0.0.7").get("/health/ready")
+    # No django-q2 cluster runs beside the unit tests (tests/tenants/test_tasks.py starts one).
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "not ready",
+        "checks": {"database": True, "migrations": True, "queue": False},
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/api/v1/me/", "/admin/", "/accounts/login/"])
+def test_unknown_host_gets_404_for_everything_but_health(path):
+    assert Client(HTTP_HOST="stranger.localhost").get(path).status_code == 404
