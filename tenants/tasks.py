@@ -14,10 +14,11 @@ into the next task.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from importlib import import_module
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 import sentry_sdk
@@ -74,10 +75,8 @@ def _registered(path: str) -> Callable[..., Any]:
     """The task at ``path``; its module is imported first in a fresh worker."""
     if path not in _REGISTRY:
         module, _, _ = path.rpartition(".")
-        try:
+        with contextlib.suppress(ImportError):
             import_module(module)
-        except ImportError:
-            pass
     func = _REGISTRY.get(path)
     if func is None:
         raise TenantTaskError(f"{path} is not a registered tenant task (use @tenant_task).")
