@@ -7,6 +7,7 @@ schema keeps them apart: the canary for tenant leaks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -70,23 +71,60 @@ BETA = _setup("beta")
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Create the two canary tenants once per session (a schema costs ~1.5 s)."""
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    """Create the test database and the two canary tenants, once per session.
+
+    Replaces pytest-django's fixture, which sets up only the databases that
+    ``django_db``-marked tests name: a run of only ``committed`` tests would
+    otherwise write into the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
     with django_db_blocker.unblock():
-        services.public_tenant_ensure(domain=PUBLIC_HOST)
-        for setup in (ALPHA, BETA):
-            services.tenant_create(
-                slug=setup.slug,
-                domain=setup.host,
-                owner_email=setup.owner.email,
-                owner_password=setup.owner.password,
-                name=f"{setup.slug.title()} Org",
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        test_name = connection.settings_dict["TEST"]["NAME"]
+        assert connection.settings_dict["NAME"] == test_name, "refusing to seed a non-test DB"
+        _create_canary_tenants()
+    yield
+    with django_db_blocker.unblock():
+        _close_channel_layer_pool()
+        # Channels' database thread and the channel layer keep connections of their own.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-            with schema_context(setup.schema_name):
-                services.member_create(
-                    email=setup.viewer.email, role=Role.VIEWER, password=setup.viewer.password
-                )
-        connection.set_schema_to_public()
+        connection.close()
+        teardown_databases(config, verbosity=0)
+
+
+def _close_channel_layer_pool() -> None:
+    """channels-postgres keeps a process-wide pool; close it so the test DB can be dropped."""
+    import asyncio
+
+    from channels_postgres import db as channel_db
+
+    if channel_db.connection_pool is not None:
+        with contextlib.suppress(Exception):
+            asyncio.run(channel_db.connection_pool.close())
+        channel_db.connection_pool = None
+
+
+def _create_canary_tenants() -> None:
+    services.public_tenant_ensure(domain=PUBLIC_HOST)
+    for setup in (ALPHA, BETA):
+        services.tenant_create(
+            slug=setup.slug,
+            domain=setup.host,
+            owner_email=setup.owner.email,
+            owner_password=setup.owner.password,
+            name=f"{setup.slug.title()} Org",
+        )
+        with schema_context(setup.schema_name):
+            services.member_create(
+                email=setup.viewer.email, role=Role.VIEWER, password=setup.viewer.password
+            )
+    connection.set_schema_to_public()
 
 
 @pytest.fixture
@@ -117,3 +155,11 @@ def test_subprocess_env() -> dict[str, str]:
         "FACET_TEST_SUBPROCESS": "1",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests():
+    """Requests leave the connection on their tenant's schema (each real request
+    resets it first); start every test from the public schema."""
+    yield
+    connection.set_schema_to_public()  # sets the search path lazily: no query

@@ -1,0 +1,120 @@
+"""The /ws/events/ socket through the real ASGI stack and the Postgres channel layer."""
+
+import asyncio
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.models import Session
+from django_tenants.utils import schema_context
+from knox.models import AuthToken
+
+from config.asgi import application
+from tenants.events import send_event
+from tests.conftest import ALPHA, BETA
+
+
+def _session_cookie(setup, account) -> str:
+    client = setup.client(account)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def _token(setup, account) -> str:
+    with schema_context(setup.schema_name):
+        _, token = AuthToken.objects.create(setup.user(account))
+    return token
+
+
+@pytest.fixture
+def sessions(committed):
+    """Signed-in sessions for alpha's and beta's owners, committed for the socket's thread."""
+    cookies = {
+        "alpha": _session_cookie(ALPHA, ALPHA.owner),
+        "beta": _session_cookie(BETA, BETA.owner),
+    }
+    yield cookies
+    for setup in (ALPHA, BETA):
+        with schema_context(setup.schema_name):
+            Session.objects.all().delete()
+            AuthToken.objects.all().delete()
+
+
+def _socket(host: str, *, cookie: str | None = None, origin: str | None = None, token=None):
+    headers = [(b"host", host.encode())]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    if token:
+        headers.append((b"authorization", f"Token {token}".encode()))
+    return WebsocketCommunicator(application, "/ws/events/", headers=headers)
+
+
+async def _publish(schema_name: str, **data) -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(send_event)(schema_name=schema_name, kind="test", data=data)
+
+
+@pytest.mark.asyncio
+async def test_event_for_alpha_reaches_alphas_user_and_not_betas(sessions):
+    alpha_socket = _socket(ALPHA.host, cookie=sessions["alpha"], origin=f"http://{ALPHA.host}")
+    beta_socket = _socket(BETA.host, cookie=sessions["beta"], origin=f"http://{BETA.host}")
+    assert (await alpha_socket.connect())[0]
+    assert (await beta_socket.connect())[0]
+    try:
+        await _publish(ALPHA.schema_name, message="alpha only")
+        assert await alpha_socket.receive_json_from(timeout=10) == {
+            "kind": "test",
+            "message": "alpha only",
+        }
+        assert await beta_socket.receive_nothing(timeout=1)
+
+        await _publish(BETA.schema_name, message="beta only")
+        assert (await beta_socket.receive_json_from(timeout=10))["message"] == "beta only"
+        assert await alpha_socket.receive_nothing(timeout=1)
+    finally:
+        await alpha_socket.disconnect()
+        await beta_socket.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_api_token_opens_the_socket_for_non_browser_clients(sessions):
+    token = await asyncio.to_thread(_token, ALPHA, ALPHA.viewer)
+    socket = _socket(ALPHA.host, token=token)
+    connected, _ = await socket.connect()
+    assert connected
+    await socket.send_json_to({"kind": "ping"})
+    assert await socket.receive_json_from(timeout=5) == {"kind": "pong"}
+    await socket.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no credentials",
+        "alpha session on beta host",
+        "alpha token on beta host",
+        "foreign origin",
+        "other tenant origin",
+        "unknown host",
+        "public host",
+    ],
+)
+async def test_sockets_are_refused(sessions, case):
+    token = await asyncio.to_thread(_token, ALPHA, ALPHA.owner)
+    socket = {
+        "no credentials": lambda: _socket(ALPHA.host),
+        "alpha session on beta host": lambda: _socket(BETA.host, cookie=sessions["alpha"]),
+        "alpha token on beta host": lambda: _socket(BETA.host, token=token),
+        "foreign origin": lambda: _socket(
+            ALPHA.host, cookie=sessions["alpha"], origin="http://evil.example"
+        ),
+        "other tenant origin": lambda: _socket(
+            ALPHA.host, cookie=sessions["alpha"], origin=f"http://{BETA.host}"
+        ),
+        "unknown host": lambda: _socket("nobody.localhost", cookie=sessions["alpha"]),
+        "public host": lambda: _socket("localhost", cookie=sessions["alpha"]),
+    }[case]()
+    connected, _ = await socket.connect()
+    assert not connected
