@@ -1,0 +1,159 @@
+"""The two-tenant canary: nothing of tenant B is reachable with tenant A's credentials.
+
+Alpha and beta have colliding ids (user 1 is each one's owner). Every route of
+beta's host is tried with alpha's session, alpha's token and no credentials;
+none may answer with beta's data. ``test_every_route_has_a_canary_case``
+walks the URL resolver, so a route added without a case here fails the suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib import admin
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django_tenants.utils import schema_context
+from knox.models import AuthToken
+
+from tenants.routing import websocket_urlpatterns
+
+TENANT_URLCONF = "config.urls_tenants"
+BETA_MEDIA = "canary/beta-secret.txt"
+BETA_MEDIA_BYTES = b"beta-canary-bytes"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str = "get"
+    kwargs: dict = field(default_factory=dict)
+    # Public routes serve no tenant data (sign-in form, API schema); they may answer 200.
+    public: bool = False
+
+
+ROUTES: dict[str, Route] = {
+    "dashboard": Route(),
+    "login": Route(public=True),
+    "logout": Route("post", public=True),
+    "members": Route(),
+    "protected-media": Route(kwargs={"path": BETA_MEDIA}),
+    "api-token": Route("post", public=True),
+    "api-logout": Route("post"),
+    "api-me": Route(),
+    "api-schema": Route(public=True),
+    "api-docs": Route(public=True),
+}
+WEBSOCKET_ROUTES = {"ws-events"}  # cases in tests/tenants/test_websocket.py::test_sockets_are_refused
+
+
+def _named_routes(patterns, namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _named_routes(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+def test_every_route_has_a_canary_case():
+    names = set(_named_routes(get_resolver(TENANT_URLCONF).url_patterns))
+    # Admin routes are checked model by model below, from the admin's own registry.
+    missing = {name for name in names if not name.startswith("admin:")} - set(ROUTES)
+    assert not missing, f"add canary cases for these tenant routes: {sorted(missing)}"
+    assert {p.name for p in websocket_urlpatterns} == WEBSOCKET_ROUTES
+
+
+@pytest.fixture
+def beta_secrets(alpha, beta):
+    folder = Path(settings.MEDIA_ROOT) / beta.schema_name / Path(BETA_MEDIA).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / Path(BETA_MEDIA).name).write_bytes(BETA_MEDIA_BYTES)
+    return [BETA_MEDIA_BYTES, beta.owner.email.encode(), beta.viewer.email.encode()]
+
+
+def _alpha_credentials(alpha):
+    """Alpha owner's session cookie and API token (user id 1, like beta's owner)."""
+    session = alpha.client(alpha.owner).cookies["sessionid"].value
+    with schema_context(alpha.schema_name):
+        _, token = AuthToken.objects.create(alpha.user(alpha.owner))
+    return session, token
+
+
+def _request(client: Client, method: str, path: str, alpha):
+    if path.endswith("/auth/token/"):
+        # Alpha's e-mail and password, offered to beta.
+        body = {"username": alpha.owner.email, "password": alpha.owner.password}
+        return client.post(path, body, content_type="application/json")
+    return getattr(client, method)(path)
+
+
+def _assert_no_beta_data(response, secrets, *, public: bool, label: str):
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    for secret in secrets:
+        assert secret not in body, f"{label}: beta's data leaked"
+    if public:
+        assert response.status_code < 500, label
+    else:
+        assert response.status_code in {302, 401, 403, 404}, f"{label}: {response.status_code}"
+        if response.status_code == 302:
+            assert response["Location"].startswith("/accounts/login/"), label
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_betas_routes_refuse_alphas_session_token_and_anonymous(name, alpha, beta, beta_secrets):
+    route = ROUTES[name]
+    path = reverse(name, kwargs=route.kwargs, urlconf=TENANT_URLCONF)
+    session, token = _alpha_credentials(alpha)
+
+    with_session = Client(HTTP_HOST=beta.host)
+    with_session.cookies["sessionid"] = session
+    clients = {
+        "alpha session": with_session,
+        "alpha token": Client(HTTP_HOST=beta.host, HTTP_AUTHORIZATION=f"Token {token}"),
+        "anonymous": Client(HTTP_HOST=beta.host),
+    }
+    for label, client in clients.items():
+        response = _request(client, route.method, path, alpha)
+        _assert_no_beta_data(response, beta_secrets, public=route.public, label=f"{name}/{label}")
+
+
+@pytest.mark.parametrize("name", ["dashboard", "members", "protected-media"])
+def test_the_canary_can_see_beta_data_when_signed_in_to_beta(name, beta, beta_secrets):
+    """Control: the same requests with beta's own owner do find beta's data."""
+    path = reverse(name, kwargs=ROUTES[name].kwargs, urlconf=TENANT_URLCONF)
+    response = beta.client(beta.owner).get(path)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert any(secret in body for secret in beta_secrets)
+
+
+def _admin_paths():
+    for model in admin.site._registry:
+        info = (model._meta.app_label, model._meta.model_name)
+        yield reverse("admin:{}_{}_changelist".format(*info), urlconf=TENANT_URLCONF)
+        yield reverse("admin:{}_{}_change".format(*info), args=[1], urlconf=TENANT_URLCONF)
+    yield reverse("admin:index", urlconf=TENANT_URLCONF)
+
+
+@pytest.mark.parametrize("path", sorted(set(_admin_paths())))
+def test_betas_admin_refuses_alphas_staff_session(path, alpha, beta, beta_secrets):
+    session, _ = _alpha_credentials(alpha)
+    client = Client(HTTP_HOST=beta.host)
+    client.cookies["sessionid"] = session
+    response = client.get(path)
+    body = response.content
+    assert response.status_code in {302, 404}, path
+    if response.status_code == 302:
+        assert "/admin/login/" in response["Location"]
+    for secret in beta_secrets:
+        assert secret not in body
+
+
+def test_alphas_owner_cannot_read_betas_user_1_through_the_api(alpha, beta):
+    _, token = _alpha_credentials(alpha)
+    me = Client(HTTP_HOST=alpha.host, HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/me/")
+    assert me.json()["email"] == alpha.owner.email  # id 1 on alpha is alpha's owner
+    assert me.json()["id"] == 1
