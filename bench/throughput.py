@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--portraits", type=int, default=300)
     parser.add_argument("--chunk", type=int, default=4, help="images per analyze_batch call")
     parser.add_argument("--runners", default=",".join(RUNNERS))
+    parser.add_argument("--sets", default="portraits,groups")
     args = parser.parse_args()
     runners = args.runners.split(",")
     pack_dir = make_pack_dir()
@@ -86,6 +87,8 @@ def main() -> None:
     groups = sorted(str(p) for p in (FACES / "groups").glob("*.jpg"))
     print(f"{args.procs} worker processes per runner; os.cpu_count()={os.cpu_count()}")
     for label, paths in (("portraits", portraits), ("groups", groups)):
+        if label not in args.sets.split(","):
+            continue
         print(f"\n## {label}: {len(paths)} images")
         results = {r: run(r, paths, args.procs, pack_dir, args.chunk) for r in runners}
         peer = results.get("face_recognition")

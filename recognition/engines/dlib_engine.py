@@ -76,7 +76,7 @@ class DlibEngine(FaceEngine):
     """
 
     def __init__(self, *, detector: str = "hog", upsample: int = 1,
-                 max_detect_side: int = 1600, rotate_retry: bool = True,
+                 max_detect_side: int = 2048, rotate_retry: bool = True,
                  min_score: float = 0.0, jitters: int = 0) -> None:
         if detector not in {"hog", "cnn"}:
             raise ValueError("detector must be 'hog' or 'cnn'")
