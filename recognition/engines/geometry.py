@@ -1,0 +1,81 @@
+"""Coordinate helpers shared by engines: rotation retry and downscaling."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+ROTATIONS = (1, 2, 3)  # np.rot90 k values tried when nothing is found (90/180/270 CCW)
+
+
+def rotate(image: np.ndarray, k: int) -> np.ndarray:
+    """Rotate by k*90 degrees counter-clockwise (np.rot90), contiguous."""
+    return np.ascontiguousarray(np.rot90(image, k)) if k % 4 else image
+
+
+def points_to_original(points: np.ndarray, k: int, orig_w: int, orig_h: int) -> np.ndarray:
+    """Map (N, 2) x/y points from the frame ``rotate(image, k)`` back to the
+    original image frame (continuous pixel-edge coordinates)."""
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+    x, y = pts[:, 0], pts[:, 1]
+    k %= 4
+    if k == 0:
+        out = np.stack([x, y], axis=1)
+    elif k == 1:  # rot90 CCW: rotated(x, y) = original(W - y, x)
+        out = np.stack([orig_w - y, x], axis=1)
+    elif k == 2:
+        out = np.stack([orig_w - x, orig_h - y], axis=1)
+    else:  # k == 3, rot90 CW
+        out = np.stack([y, orig_h - x], axis=1)
+    return out.astype(np.float32)
+
+
+def points_to_rotated(points: np.ndarray, k: int, orig_w: int, orig_h: int) -> np.ndarray:
+    """Inverse of :func:`points_to_original`."""
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+    x, y = pts[:, 0], pts[:, 1]
+    k %= 4
+    if k == 0:
+        out = np.stack([x, y], axis=1)
+    elif k == 1:
+        out = np.stack([y, orig_w - x], axis=1)
+    elif k == 2:
+        out = np.stack([orig_w - x, orig_h - y], axis=1)
+    else:
+        out = np.stack([orig_h - y, x], axis=1)
+    return out.astype(np.float32)
+
+
+def box_from_points(points: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """Integer (left, top, right, bottom) enclosing ``points``, clipped to the image."""
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+    left = int(np.clip(np.floor(pts[:, 0].min()), 0, width))
+    top = int(np.clip(np.floor(pts[:, 1].min()), 0, height))
+    right = int(np.clip(np.ceil(pts[:, 0].max()), 0, width))
+    bottom = int(np.clip(np.ceil(pts[:, 1].max()), 0, height))
+    return left, top, right, bottom
+
+
+def box_corners(box: tuple[float, float, float, float]) -> np.ndarray:
+    left, top, right, bottom = box
+    return np.array([[left, top], [right, bottom]], dtype=np.float32)
+
+
+def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """Return (image resized so its longer side is <= max_side, scale factor)."""
+    h, w = image.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return image, 1.0
+    scale = max_side / float(max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA)), scale
+
+
+def sha256_file(path: str, chunk: int = 1 << 20) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
