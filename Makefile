@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint install install-dev browser clean-var help
+.PHONY: run test lint install install-dev bench-deps browser clean-var help
 .DEFAULT_GOAL := help
 
 help:
@@ -18,13 +18,23 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamps: reinstall only when a requirements file changes.
-$(VENV)/.runtime: $(BIN)/python requirements/base.txt
-	$(BIN)/pip install --quiet -r requirements/base.txt
+# insightface is installed without its declared deps (it would pull opencv-python,
+# which needs libGL); cpu.txt pins what it really imports.
+$(VENV)/.runtime: $(BIN)/python requirements/base.txt requirements/engines.txt requirements/cpu.txt requirements/engines-nodeps.txt
+	$(BIN)/pip install --quiet -r requirements/cpu.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements/engines-nodeps.txt
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	@touch $@
+
+# The peer library the benchmarks compare against (not needed to run or test).
+$(VENV)/.bench: $(VENV)/.dev requirements/bench.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements/bench.txt
+	@touch $@
+
+bench-deps: $(VENV)/.bench
 
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev

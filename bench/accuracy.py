@@ -25,8 +25,12 @@ from bench.common import FACES, RUNNERS, analyse_paths, chunks, init_worker, mak
 def read_pairs():
     with open(FACES / "pairs.tsv", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    return ([int(r["fold"]) for r in rows], [int(r["label"]) for r in rows],
-            [r["image_a"] for r in rows], [r["image_b"] for r in rows])
+    return (
+        [int(r["fold"]) for r in rows],
+        [int(r["label"]) for r in rows],
+        [r["image_a"] for r in rows],
+        [r["image_b"] for r in rows],
+    )
 
 
 def ten_fold(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> list[float]:
@@ -43,8 +47,9 @@ def ten_fold(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> list[
 
 
 def embed_all(runner: str, files: list[str], procs: int, pack_dir: str):
-    with mp.get_context("fork").Pool(procs, initializer=init_worker,
-                                      initargs=(runner, pack_dir)) as pool:
+    with mp.get_context("fork").Pool(
+        procs, initializer=init_worker, initargs=(runner, pack_dir)
+    ) as pool:
         start = time.perf_counter()
         rows = [r for part in pool.map(analyse_paths, chunks(files, 8)) for r in part]
         elapsed = time.perf_counter() - start
@@ -62,8 +67,10 @@ def main() -> None:
     paths = [str(FACES / f) for f in files]
     pack_dir = make_pack_dir()
     print(f"{len(labels)} pairs, {len(files)} images, {args.procs} processes")
-    print("no-face policy: whole image taken as the face (all runners); "
-          "several faces: the one nearest the image centre")
+    print(
+        "no-face policy: whole image taken as the face (all runners); "
+        "several faces: the one nearest the image centre"
+    )
     print(f"{'runner':18} {'accuracy':>9} {'std':>6} {'no-face imgs':>12} {'time s':>7}")
     for runner in args.runners.split(","):
         rows, elapsed = embed_all(runner, paths, args.procs, pack_dir)
@@ -76,8 +83,11 @@ def main() -> None:
         else:
             scores = np.sum(ea * eb, axis=1)
         accs = ten_fold(scores, labels, folds)
-        print(f"{runner:18} {100 * np.mean(accs):8.2f}% {100 * np.std(accs):5.2f} "
-              f"{no_face:12d} {elapsed:7.1f}", flush=True)
+        print(
+            f"{runner:18} {100 * np.mean(accs):8.2f}% {100 * np.std(accs):5.2f} "
+            f"{no_face:12d} {elapsed:7.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

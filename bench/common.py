@@ -25,8 +25,19 @@ PACK_FILES = ("scrfd_500m_bnkps.onnx", "mobilefacenet_128d_b_dynbatch.onnx")
 RUNNERS = ("facet-dlib", "facet-onnx", "face_recognition")
 
 # ArcFace 112x112 template, as fractions of the box
-_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                      [41.5493, 92.3655], [70.7299, 92.2041]], np.float32) / 112.0
+_TEMPLATE = (
+    np.array(
+        [
+            [38.2946, 51.6963],
+            [73.5318, 51.5014],
+            [56.0252, 71.7366],
+            [41.5493, 92.3655],
+            [70.7299, 92.2041],
+        ],
+        np.float32,
+    )
+    / 112.0
+)
 
 
 def make_pack_dir() -> str:
@@ -100,8 +111,9 @@ def analyse_paths(paths: list[str]) -> list[dict]:
 
         engine = _state["engine"]
         images = [load_image(path) for path in paths]
-        for path, image, (faces, emb) in zip(paths, images, engine.analyze_batch(images),
-                                             strict=True):
+        for path, image, (faces, emb) in zip(
+            paths, images, engine.analyze_batch(images), strict=True
+        ):
             boxes = [f.box for f in faces]
             if not faces:
                 chosen = engine.embed(image, [whole_image_face(image)])[0]
@@ -115,4 +127,4 @@ def analyse_paths(paths: list[str]) -> list[dict]:
 
 
 def chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]

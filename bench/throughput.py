@@ -40,16 +40,23 @@ def _ping(_: int) -> int:
 
 
 def run(runner: str, paths: list[str], procs: int, pack_dir: str, chunk: int):
-    with mp.get_context("fork").Pool(procs, initializer=_warm_init,
-                                      initargs=(runner, pack_dir)) as pool:
+    with mp.get_context("fork").Pool(
+        procs, initializer=_warm_init, initargs=(runner, pack_dir)
+    ) as pool:
         pool.map(_ping, range(procs * 4), chunksize=1)  # wait until all are warm
         start = time.perf_counter()
         rows = [r for part in pool.imap(analyse_paths, chunks(paths, chunk)) for r in part]
         elapsed = time.perf_counter() - start
     faces = sum(len(r["boxes"]) for r in rows)
     rss_mib = max(r["rss_kib"] for r in rows) / 1024
-    return {"rows": rows, "elapsed": elapsed, "faces": faces, "rss_mib": rss_mib,
-            "img_s": len(paths) / elapsed, "faces_s": faces / elapsed}
+    return {
+        "rows": rows,
+        "elapsed": elapsed,
+        "faces": faces,
+        "rss_mib": rss_mib,
+        "img_s": len(paths) / elapsed,
+        "faces_s": faces / elapsed,
+    }
 
 
 def overlaps(a, b) -> bool:
@@ -92,19 +99,26 @@ def main() -> None:
         print(f"\n## {label}: {len(paths)} images")
         results = {r: run(r, paths, args.procs, pack_dir, args.chunk) for r in runners}
         peer = results.get("face_recognition")
-        print(f"{'runner':18} {'img/s':>7} {'faces/s':>8} {'faces':>6} {'x peer img/s':>12} "
-              f"{'peer faces found':>16} {'peak RSS/worker MiB':>20}")
+        print(
+            f"{'runner':18} {'img/s':>7} {'faces/s':>8} {'faces':>6} {'x peer img/s':>12} "
+            f"{'peer faces found':>16} {'peak RSS/worker MiB':>20}"
+        )
         for runner, res in results.items():
             ratio = res["img_s"] / peer["img_s"] if peer else float("nan")
             if peer:
                 peer_total = peer["faces"]
-                hit = sum(matched(p["boxes"], r["boxes"])
-                          for p, r in zip(peer["rows"], res["rows"], strict=True))
+                hit = sum(
+                    matched(p["boxes"], r["boxes"])
+                    for p, r in zip(peer["rows"], res["rows"], strict=True)
+                )
                 found = f"{hit}/{peer_total}"
             else:
                 found = "-"
-            print(f"{runner:18} {res['img_s']:7.2f} {res['faces_s']:8.2f} {res['faces']:6d} "
-                  f"{ratio:11.2f}x {found:>16} {res['rss_mib']:20.0f}", flush=True)
+            print(
+                f"{runner:18} {res['img_s']:7.2f} {res['faces_s']:8.2f} {res['faces']:6d} "
+                f"{ratio:11.2f}x {found:>16} {res['rss_mib']:20.0f}",
+                flush=True,
+            )
         if label == "groups":
             print("\nfaces found per image:")
             print(f"{'image':34} " + " ".join(f"{r:>16}" for r in runners))

@@ -30,8 +30,9 @@ except ImportError:  # pragma: no cover - optional dependency
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 
 
-def load_image(source: bytes | str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS
-               ) -> np.ndarray:
+def load_image(
+    source: bytes | str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Decode ``source`` (bytes or a file path) to a contiguous RGB uint8 array.
 
     EXIF orientation is applied; alpha is composited on white; palette,

@@ -69,8 +69,7 @@ def pose_score(landmarks: np.ndarray) -> float:
     return float(np.clip(1.0 - max(yaw / 0.5, pitch / 0.6), 0.0, 1.0))
 
 
-def face_quality(image: np.ndarray, box: tuple[int, int, int, int],
-                 landmarks: np.ndarray) -> float:
+def face_quality(image: np.ndarray, box: tuple[int, int, int, int], landmarks: np.ndarray) -> float:
     parts = (size_score(box), blur_score(image, box), pose_score(landmarks))
     weights = (0.4, 0.3, 0.3)
-    return float(np.prod([p ** wgt for p, wgt in zip(parts, weights, strict=True)]))
+    return float(np.prod([p**wgt for p, wgt in zip(parts, weights, strict=True)]))

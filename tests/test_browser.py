@@ -29,30 +29,45 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server_url(committed, test_subprocess_env):
+def live_server_url(committed, test_subprocess_env, tmp_path):
     """Daphne serving the test database, as `make run` serves the real one."""
     port = _free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "config.asgi:application"],
-        cwd=settings.BASE_DIR,
-        env=test_subprocess_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "daphne.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "config.asgi:application",
+            ],
+            cwd=settings.BASE_DIR,
+            env=test_subprocess_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
             break
         except OSError:
             time.sleep(0.2)
     else:
         server.kill()
-        pytest.fail("Daphne did not start: " + server.communicate()[0].decode())
+        server.wait()
+        pytest.fail("Daphne did not start:\n" + log.read_text())
     yield f"http://{ALPHA.host}:{port}"
     server.terminate()
-    server.communicate(timeout=20)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
     with schema_context(ALPHA.schema_name):
         Session.objects.all().delete()
 
@@ -96,8 +111,11 @@ def test_sign_in_see_dashboard_and_receive_a_live_event(live_server_url, page):
     # as a worker process would.
     publisher = threading.Thread(
         target=send_event,
-        kwargs={"schema_name": ALPHA.schema_name, "kind": "test",
-                "data": {"message": "Job 7: 3/10 files"}},
+        kwargs={
+            "schema_name": ALPHA.schema_name,
+            "kind": "test",
+            "data": {"message": "Job 7: 3/10 files"},
+        },
     )
     publisher.start()
     publisher.join(timeout=30)

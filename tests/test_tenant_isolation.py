@@ -46,7 +46,9 @@ ROUTES: dict[str, Route] = {
     "api-schema": Route(public=True),
     "api-docs": Route(public=True),
 }
-WEBSOCKET_ROUTES = {"ws-events"}  # cases in tests/tenants/test_websocket.py::test_sockets_are_refused
+WEBSOCKET_ROUTES = {
+    "ws-events"
+}  # cases in tests/tenants/test_websocket.py::test_sockets_are_refused
 
 
 def _named_routes(patterns, namespace=""):

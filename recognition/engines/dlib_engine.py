@@ -75,9 +75,16 @@ class DlibEngine(FaceEngine):
     jitters: dlib num_jitters for descriptors (0 = none; each one costs a ResNet pass)
     """
 
-    def __init__(self, *, detector: str = "hog", upsample: int = 1,
-                 max_detect_side: int = 2048, rotate_retry: bool = True,
-                 min_score: float = 0.0, jitters: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        detector: str = "hog",
+        upsample: int = 1,
+        max_detect_side: int = 2048,
+        rotate_retry: bool = True,
+        min_score: float = 0.0,
+        jitters: int = 0,
+    ) -> None:
         if detector not in {"hog", "cnn"}:
             raise ValueError("detector must be 'hog' or 'cnn'")
         self.detector_kind = detector
@@ -118,13 +125,14 @@ class DlibEngine(FaceEngine):
                     paths = self._weight_paths(self.detector_kind)
                     if self.detector_kind == "cnn":
                         detector = dlib.cnn_face_detection_model_v1(
-                            paths["mmod_human_face_detector.dat"])
+                            paths["mmod_human_face_detector.dat"]
+                        )
                     else:
                         detector = dlib.get_frontal_face_detector()
-                    predictor = dlib.shape_predictor(
-                        paths["shape_predictor_5_face_landmarks.dat"])
+                    predictor = dlib.shape_predictor(paths["shape_predictor_5_face_landmarks.dat"])
                     recogniser = dlib.face_recognition_model_v1(
-                        paths["dlib_face_recognition_resnet_model_v1.dat"])
+                        paths["dlib_face_recognition_resnet_model_v1.dat"]
+                    )
                     self._loaded = (dlib, detector, predictor, recogniser)
         return self._loaded
 
@@ -159,8 +167,9 @@ class DlibEngine(FaceEngine):
         if self.detector_kind == "cnn":
             for det in detector(small, self.upsample):
                 r = det.rect
-                found.append(((r.left(), r.top(), r.right() + 1, r.bottom() + 1),
-                              float(det.confidence)))
+                found.append(
+                    ((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(det.confidence))
+                )
         else:
             rects, scores, _ = detector.run(small, self.upsample, self.min_score)
             for r, s in zip(rects, scores, strict=True):
@@ -188,8 +197,13 @@ class DlibEngine(FaceEngine):
         corners = box_corners((rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1))
         landmarks = points_to_original(dlib5_to_insightface(item.shape), item.k, w, h)
         box = box_from_points(points_to_original(corners, item.k, w, h), w, h)
-        return DetectedFace(box=box, landmarks=landmarks, score=item.score,
-                            quality=face_quality(image, box, landmarks), rotation=item.k * 90)
+        return DetectedFace(
+            box=box,
+            landmarks=landmarks,
+            score=item.score,
+            quality=face_quality(image, box, landmarks),
+            rotation=item.k * 90,
+        )
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         image = check_image(image)
@@ -229,13 +243,15 @@ class DlibEngine(FaceEngine):
             image = check_image(image)
             found, frames = self._find(image)
             per_image.append([self._to_face(image, item) for item in found])
-            chips.extend(dlib.get_face_chip(frames[item.k], item.shape, size=150, padding=0.25)
-                         for item in found)
+            chips.extend(
+                dlib.get_face_chip(frames[item.k], item.shape, size=150, padding=0.25)
+                for item in found
+            )
         vectors = self._descriptors(chips)
         results: list[AnalyzeResult] = []
         start = 0
         for faces in per_image:
-            results.append((faces, vectors[start:start + len(faces)]))
+            results.append((faces, vectors[start : start + len(faces)]))
             start += len(faces)
         return results
 

@@ -59,10 +59,19 @@ class OnnxEngine(FaceEngine):
     rotate_retry: retry at 90/180/270 degrees when nothing is found
     """
 
-    def __init__(self, path: str | Path, *, det_size: int = 640, small_det_size: int = 320,
-                 det_thresh: float = 0.5, nms_thresh: float = 0.4, intra_op_threads: int = 1,
-                 prefer_gpu: bool = True, rotate_retry: bool = True,
-                 manifest: PackManifest | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        det_size: int = 640,
+        small_det_size: int = 320,
+        det_thresh: float = 0.5,
+        nms_thresh: float = 0.4,
+        intra_op_threads: int = 1,
+        prefer_gpu: bool = True,
+        rotate_retry: bool = True,
+        manifest: PackManifest | None = None,
+    ) -> None:
         self.manifest = manifest or validate_pack(path)
         self.det_size = int(det_size)
         self.small_det_size = int(small_det_size)
@@ -89,7 +98,8 @@ class OnnxEngine(FaceEngine):
         except ImportError as exc:  # pragma: no cover - environment dependent
             raise EngineUnavailable(
                 "insightface engine needs onnxruntime (or onnxruntime-gpu) and insightface "
-                "(pip install --no-deps -r requirements/engines-nodeps.txt)") from exc
+                "(pip install --no-deps -r requirements/engines-nodeps.txt)"
+            ) from exc
         providers = choose_providers(self.prefer_gpu)
         root = Path(self.manifest.path)
 
@@ -102,18 +112,32 @@ class OnnxEngine(FaceEngine):
             return so
 
         # Absolute .onnx paths and download=False: insightface never fetches.
-        detector = get_model(str(root / self.manifest.detector), providers=providers,
-                             sess_options=options(), download=False)
-        recogniser = get_model(str(root / self.manifest.recogniser), providers=providers,
-                               sess_options=options(), download=False)
+        detector = get_model(
+            str(root / self.manifest.detector),
+            providers=providers,
+            sess_options=options(),
+            download=False,
+        )
+        recogniser = get_model(
+            str(root / self.manifest.recogniser),
+            providers=providers,
+            sess_options=options(),
+            download=False,
+        )
         if detector is None or detector.taskname != "detection":
-            raise ModelPackError(f"{self.manifest.detector}: insightface does not load it "
-                                 "as a detector")
+            raise ModelPackError(
+                f"{self.manifest.detector}: insightface does not load it as a detector"
+            )
         if recogniser is None or recogniser.taskname != "recognition":
-            raise ModelPackError(f"{self.manifest.recogniser}: insightface does not load it "
-                                 "as a recogniser")
-        detector.prepare(ctx_id=0, input_size=(self.det_size, self.det_size),
-                         det_thresh=self.det_thresh, nms_thresh=self.nms_thresh)
+            raise ModelPackError(
+                f"{self.manifest.recogniser}: insightface does not load it as a recogniser"
+            )
+        detector.prepare(
+            ctx_id=0,
+            input_size=(self.det_size, self.det_size),
+            det_thresh=self.det_thresh,
+            nms_thresh=self.nms_thresh,
+        )
         recogniser.prepare(ctx_id=0)
         return detector, recogniser, face_align
 
@@ -125,14 +149,18 @@ class OnnxEngine(FaceEngine):
     @property
     def info(self) -> EngineInfo:
         m = self.manifest
-        return EngineInfo(name=f"insightface-{m.name}", version=m.version,
-                          embedding_dim=m.embedding_dim, licence=m.licence,
-                          weights=dict(m.weights), provider=self.provider)
+        return EngineInfo(
+            name=f"insightface-{m.name}",
+            version=m.version,
+            embedding_dim=m.embedding_dim,
+            licence=m.licence,
+            weights=dict(m.weights),
+            provider=self.provider,
+        )
 
     # -- detection -----------------------------------------------------------
     def _det_input(self, frame: np.ndarray) -> tuple[int, int]:
-        side = self.small_det_size if max(frame.shape[:2]) <= self.small_det_size \
-            else self.det_size
+        side = self.small_det_size if max(frame.shape[:2]) <= self.small_det_size else self.det_size
         return side, side
 
     def _find(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
@@ -141,8 +169,9 @@ class OnnxEngine(FaceEngine):
         tries = (0, *ROTATIONS) if self.rotate_retry else (0,)
         for k in tries:
             bgr = np.ascontiguousarray(rotate(image, k)[:, :, ::-1])
-            dets, kpss = detector.detect(bgr, input_size=self._det_input(bgr),
-                                         det_thresh=self.det_thresh)
+            dets, kpss = detector.detect(
+                bgr, input_size=self._det_input(bgr), det_thresh=self.det_thresh
+            )
             if len(dets):
                 return [(dets[i, :4], kpss[i], float(dets[i, 4]), k) for i in range(len(dets))]
         return []
@@ -153,9 +182,15 @@ class OnnxEngine(FaceEngine):
         for box, kps, score, k in found:
             landmarks = points_to_original(kps, k, w, h)
             obox = box_from_points(points_to_original(box_corners(tuple(box)), k, w, h), w, h)
-            faces.append(DetectedFace(box=obox, landmarks=landmarks, score=score,
-                                      quality=face_quality(image, obox, landmarks),
-                                      rotation=k * 90))
+            faces.append(
+                DetectedFace(
+                    box=obox,
+                    landmarks=landmarks,
+                    score=score,
+                    quality=face_quality(image, obox, landmarks),
+                    rotation=k * 90,
+                )
+            )
         return faces
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
@@ -172,8 +207,7 @@ class OnnxEngine(FaceEngine):
         with warnings.catch_warnings():
             # insightface 2.1 calls skimage's deprecated SimilarityTransform.estimate
             warnings.simplefilter("ignore", FutureWarning)
-            return [face_align.norm_crop(bgr, landmark=f.landmarks, image_size=size)
-                    for f in faces]
+            return [face_align.norm_crop(bgr, landmark=f.landmarks, image_size=size) for f in faces]
 
     def _features(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
@@ -195,7 +229,7 @@ class OnnxEngine(FaceEngine):
         vectors = self._features(crops)
         results, start = [], 0
         for faces in per_image:
-            results.append((faces, vectors[start:start + len(faces)]))
+            results.append((faces, vectors[start : start + len(faces)]))
             start += len(faces)
         return results
 

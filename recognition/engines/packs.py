@@ -20,8 +20,17 @@ import numpy as np
 from recognition.engines.geometry import sha256_file
 from recognition.errors import ModelPackError
 
-LICENCE_FILE_NAMES = ("LICENSE", "LICENCE", "LICENSE.txt", "LICENCE.txt", "LICENSE.md",
-                      "licence.txt", "license.txt", "LICENSE.md", "NOTICE")
+LICENCE_FILE_NAMES = (
+    "LICENSE",
+    "LICENCE",
+    "LICENSE.txt",
+    "LICENCE.txt",
+    "LICENSE.md",
+    "licence.txt",
+    "license.txt",
+    "LICENSE.md",
+    "NOTICE",
+)
 UNKNOWN_LICENCE = (
     "Licence unknown: no LICENSE file in the pack. InsightFace's own model packs "
     "(buffalo_l, buffalo_s, antelopev2, ...) are licensed for non-commercial research "
@@ -52,8 +61,9 @@ def _session(path: Path):
     options.intra_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), sess_options=options,
-                                    providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises several unrelated types
         raise ModelPackError(f"{path.name}: not a loadable ONNX model ({exc})") from exc
 
@@ -72,18 +82,23 @@ def _classify(path: Path) -> tuple[str, dict]:
         if len(outputs) == fmc * 2:
             raise ModelPackError(
                 f"{path.name}: detector has no 5-point keypoint outputs; "
-                "alignment needs a keypoint model such as SCRFD *_bnkps / *_kps")
+                "alignment needs a keypoint model such as SCRFD *_bnkps / *_kps"
+            )
         return "detector", {"keypoints": 5}
     size = shape[2]
-    if (len(outputs) == 1 and isinstance(size, int) and size == shape[3]
-            and size >= 112 and size % 16 == 0):
+    if (
+        len(outputs) == 1
+        and isinstance(size, int)
+        and size == shape[3]
+        and size >= 112
+        and size % 16 == 0
+    ):
         batch = shape[0] if isinstance(shape[0], int) else 1
         dummy = np.zeros((batch, 3, size, size), dtype=np.float32)
         try:
             out = sess.run(None, {inputs[0].name: dummy})[0]
         except Exception as exc:
-            raise ModelPackError(f"{path.name}: recogniser fails on a dummy input ({exc})"
-                                 ) from exc
+            raise ModelPackError(f"{path.name}: recogniser fails on a dummy input ({exc})") from exc
         if out.ndim != 2 or out.shape[1] < 2:
             return "other", {}
         return "recogniser", {"dim": int(out.shape[1]), "size": int(size)}
@@ -118,21 +133,32 @@ def validate_pack(path: str | Path) -> PackManifest:
         if not found[kind]:
             raise ModelPackError(
                 f"{directory}: no face {kind} found among {[f.name for f in files]}"
-                + (" (need an SCRFD-style model with score/bbox/kps outputs)"
-                   if kind == "detector" else
-                   " (need one input N x 3 x S x S, S >= 112, one output N x D)"))
+                + (
+                    " (need an SCRFD-style model with score/bbox/kps outputs)"
+                    if kind == "detector"
+                    else " (need one input N x 3 x S x S, S >= 112, one output N x D)"
+                )
+            )
         if len(found[kind]) > 1:
             raise ModelPackError(
-                f"{directory}: more than one {kind}: {[f.name for f, _ in found[kind]]}")
+                f"{directory}: more than one {kind}: {[f.name for f, _ in found[kind]]}"
+            )
     (det_file, det), (rec_file, rec) = found["detector"][0], found["recogniser"][0]
     weights = {f.name: sha256_file(str(f)) for f in (det_file, rec_file)}
-    version = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in sorted(weights.items()))
-                             .encode()).hexdigest()[:16]
+    version = hashlib.sha256(
+        "".join(f"{k}:{v}\n" for k, v in sorted(weights.items())).encode()
+    ).hexdigest()[:16]
     return PackManifest(
-        path=str(directory.resolve()), name=directory.name, version=version,
-        detector=det_file.name, recogniser=rec_file.name, embedding_dim=rec["dim"],
-        recogniser_input_size=rec["size"], detector_keypoints=det["keypoints"],
-        weights=weights, licence=_read_licence(directory),
+        path=str(directory.resolve()),
+        name=directory.name,
+        version=version,
+        detector=det_file.name,
+        recogniser=rec_file.name,
+        embedding_dim=rec["dim"],
+        recogniser_input_size=rec["size"],
+        detector_keypoints=det["keypoints"],
+        weights=weights,
+        licence=_read_licence(directory),
         ignored=tuple(f.name for f, _ in found["other"]),
     )
 
@@ -152,8 +178,12 @@ def extract_pack(zip_path: str | Path, dest: str | Path) -> Path:
             raise ModelPackError(f"{zip_path}: expands to {total:,} bytes, over the limit")
         for member in members:
             name = PurePosixPath(member.filename.replace("\\", "/"))
-            if name.is_absolute() or ".." in name.parts or member.filename.startswith("/") \
-                    or (len(name.parts) and ":" in name.parts[0]):
+            if (
+                name.is_absolute()
+                or ".." in name.parts
+                or member.filename.startswith("/")
+                or (len(name.parts) and ":" in name.parts[0])
+            ):
                 raise ModelPackError(f"{zip_path}: unsafe path in zip: {member.filename!r}")
             if stat.S_ISLNK(member.external_attr >> 16):
                 raise ModelPackError(f"{zip_path}: symlink in zip: {member.filename!r}")
@@ -175,5 +205,6 @@ def extract_pack(zip_path: str | Path, dest: str | Path) -> Path:
         raise ModelPackError(f"{zip_path}: no .onnx files in the zip")
     if len(holders) > 1:
         raise ModelPackError(
-            f"{zip_path}: ONNX files in several folders: {[str(h) for h in holders]}")
+            f"{zip_path}: ONNX files in several folders: {[str(h) for h in holders]}"
+        )
     return holders[0]

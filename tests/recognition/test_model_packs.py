@@ -51,7 +51,8 @@ def test_real_pack_manifest(pack_dir):
     assert manifest.recogniser == "mobilefacenet_128d_b_dynbatch.onnx"
     assert manifest.embedding_dim == 128 and manifest.recogniser_input_size == 112
     assert manifest.weights["scrfd_500m_bnkps.onnx"] == (
-        "6c6ba7956684796d7d582bfa1ab95dfe01dd280159f6bff1e23c1bc32bcc8431")
+        "6c6ba7956684796d7d582bfa1ab95dfe01dd280159f6bff1e23c1bc32bcc8431"
+    )
     assert manifest.licence == UNKNOWN_LICENCE and "non-commercial" in manifest.licence
 
 
@@ -137,7 +138,7 @@ def test_zip_path_traversal_is_refused(tmp_path, member):
 def test_zip_symlink_is_refused(tmp_path):
     archive = tmp_path / "link.zip"
     info = zipfile.ZipInfo("pack/link.onnx")
-    info.external_attr = (0o120777 << 16)
+    info.external_attr = 0o120777 << 16
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(info, "/etc/passwd")
     with pytest.raises(ModelPackError, match="symlink"):

@@ -4,8 +4,9 @@ import pytest
 from recognition.engines.geometry import points_to_original, points_to_rotated, rotate
 from recognition.quality import blur_score, face_quality, pose_score, size_score
 
-FRONTAL = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]],
-                   np.float32)
+FRONTAL = np.array(
+    [[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]], np.float32
+)
 
 
 def test_pose_frontal_beats_profile():
@@ -24,7 +25,8 @@ def test_size_and_blur():
     assert blur_score(flat, (0, 0, 112, 112)) == 0.0
     assert 0.0 <= face_quality(sharp, (0, 0, 112, 112), FRONTAL) <= 1.0
     assert face_quality(sharp, (0, 0, 112, 112), FRONTAL) > face_quality(
-        flat, (0, 0, 112, 112), FRONTAL)
+        flat, (0, 0, 112, 112), FRONTAL
+    )
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 3])

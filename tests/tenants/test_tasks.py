@@ -93,31 +93,42 @@ def _expired_token(schema_name: str) -> str:
         return instance.token_key
 
 
-def test_a_real_worker_runs_the_task_in_the_right_tenant(committed, test_subprocess_env):
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_a_real_worker_runs_the_task_in_the_right_tenant(committed, test_subprocess_env, tmp_path):
     alpha, beta = ALPHA, BETA
     alpha_key = _expired_token(alpha.schema_name)
     beta_key = _expired_token(beta.schema_name)
     purge_expired_tokens.enqueue(schema_name=alpha.schema_name)  # no transaction: queued now
 
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=settings.BASE_DIR,
-        env=test_subprocess_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "qcluster.log"
+    with log.open("wb") as sink:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=settings.BASE_DIR,
+            env=test_subprocess_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while not Task.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.3)
-        task = Task.objects.get()
+        task = Task.objects.first()
+        assert task is not None, "no task finished in 90 s:\n" + log.read_text()
         assert task.success, task.result
         assert task.result == 1
         ready = Client(HTTP_HOST="127.0.0.1").get("/health/ready")
         assert ready.status_code == 200, ready.json()
     finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode()
+        _stop(worker)
         Task.objects.all().delete()
         OrmQ.objects.all().delete()
         with schema_context(beta.schema_name):
@@ -125,5 +136,6 @@ def test_a_real_worker_runs_the_task_in_the_right_tenant(committed, test_subproc
             AuthToken.objects.filter(token_key=beta_key).delete()
         with schema_context(alpha.schema_name):
             alpha_left = AuthToken.objects.filter(token_key=alpha_key).exists()
+    output = log.read_text()
     assert not alpha_left, output
     assert beta_left, "a task for alpha touched beta's schema"
