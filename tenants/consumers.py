@@ -1,3 +1,5 @@
+from collections import deque
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .events import tenant_events_group
@@ -7,8 +9,12 @@ class TenantEventsConsumer(AsyncJsonWebsocketConsumer):
     """Streams the tenant's events (job progress and the like) to its signed-in users."""
 
     group_name: str | None = None
+    # channels-postgres may deliver a message twice when it arrives while the
+    # listener starts; remember recent ids so each event reaches the page once.
+    recent_ids_kept = 256
 
     async def connect(self):
+        self.recent_ids: deque[str] = deque(maxlen=self.recent_ids_kept)
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
@@ -27,4 +33,9 @@ class TenantEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"kind": "pong"})
 
     async def tenant_event(self, message):
-        await self.send_json(message["event"])
+        event = message["event"]
+        event_id = event.get("id")
+        if event_id in self.recent_ids:
+            return
+        self.recent_ids.append(event_id)
+        await self.send_json(event)

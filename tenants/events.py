@@ -6,6 +6,7 @@ addressed to another's sockets.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,7 +25,9 @@ def send_event(*, schema_name: str, kind: str, data: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("No channel layer is configured (CHANNEL_LAYERS).")
-    message = {"type": EVENT_MESSAGE_TYPE, "event": {"kind": kind, **data}}
+    # The id lets consumers drop the duplicates an at-least-once layer may deliver.
+    event = {"kind": kind, **data, "id": uuid.uuid4().hex}
+    message = {"type": EVENT_MESSAGE_TYPE, "event": event}
     async_to_sync(layer.group_send)(tenant_events_group(schema_name), message)
 
 
