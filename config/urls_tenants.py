@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", include("tenants.urls")),
+    path("", include("recognition.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tenants.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

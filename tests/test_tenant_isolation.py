@@ -39,6 +39,7 @@ ROUTES: dict[str, Route] = {
     "login": Route(public=True),
     "logout": Route("post", public=True),
     "members": Route(),
+    "recognition-model": Route(),
     "protected-media": Route(kwargs={"path": BETA_MEDIA}),
     "api-token": Route("post", public=True),
     "api-logout": Route("post"),

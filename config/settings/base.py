@@ -29,6 +29,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"])
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "recognition",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class RecognitionConfig(AppConfig):
+    name = "recognition"
+    verbose_name = "Recognition"
+
+    def ready(self) -> None:
+        from tenants.portal import register_nav
+        from tenants.roles import Role
+
+        register_nav("Recognition model", "recognition-model", roles={Role.OWNER, Role.ADMIN})
+        post_migrate.connect(
+            register_builtin_model, sender=self, dispatch_uid="recognition.builtin"
+        )
+
+
+def register_builtin_model(sender, **kwargs) -> None:
+    """The dlib model is always registered: tenants need a model from their first upload."""
+    from django.db import connection
+    from django_tenants.utils import get_public_schema_name
+
+    if connection.schema_name != get_public_schema_name():
+        return
+    from .services import builtin_model_ensure
+
+    builtin_model_ensure()

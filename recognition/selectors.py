@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from tenants.models import Tenant
+
+from .models import FaceModel
+
+
+def face_model_list() -> QuerySet[FaceModel]:
+    return FaceModel.objects.annotate(tenant_count=Count("tenants")).order_by(
+        "-is_default", "name", "version"
+    )
+
+
+def face_model_get(*, reference: str) -> FaceModel | None:
+    """By id, by ``name`` (newest version) or by ``name:version``."""
+    if reference.isdigit():
+        return FaceModel.objects.filter(pk=int(reference)).first()
+    name, _, version = reference.partition(":")
+    models = FaceModel.objects.filter(name=name)
+    if version:
+        models = models.filter(version=version)
+    return models.order_by("-created_at").first()
+
+
+def active_face_model(*, tenant: Tenant) -> FaceModel:
+    """The model that embeds and searches this tenant's faces."""
+    choice = getattr(tenant, "face_model_choice", None)
+    if choice is not None:
+        return choice.face_model
+    model = FaceModel.objects.filter(is_default=True).first()
+    if model is None:
+        raise FaceModel.DoesNotExist(
+            "No default face model is registered: run `manage.py models list` "
+            "(it registers the built-in dlib model)."
+        )
+    return model

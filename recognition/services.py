@@ -1,0 +1,109 @@
+"""Registering models and choosing a tenant's model."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from django.db import transaction
+
+from recognition.engines.base import FaceEngine
+from recognition.engines.packs import extract_pack, validate_pack
+from recognition.engines.registry import build_engine
+from recognition.errors import ModelPackError
+from tenants.models import Tenant
+
+from .conf import recognition_setting
+from .models import FaceModel, TenantFaceModel
+
+
+def builtin_model_ensure() -> FaceModel:
+    """Register the dlib engine (weights from the installed package) and make it
+    the default if no other default exists. Idempotent."""
+    info = build_engine("dlib").info
+    model, _ = FaceModel.objects.get_or_create(
+        name=info.name,
+        version=info.version,
+        defaults={
+            "engine": FaceModel.Engine.DLIB,
+            "embedding_dim": info.embedding_dim,
+            "weights": info.weights,
+            "licence": info.licence,
+        },
+    )
+    if not FaceModel.objects.filter(is_default=True).exists():
+        model.is_default = True
+        model.save(update_fields=["is_default"])
+    return model
+
+
+def face_model_import(
+    *, source: Path, name: str | None = None, licence: str | None = None
+) -> FaceModel:
+    """Check an InsightFace-style pack (a directory or a .zip), copy it under
+    MODELS_DIR and register it. Nothing is downloaded; the pack must load.
+
+    Raises ModelPackError with the reason when the pack is unusable.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise ModelPackError(f"{source}: no such file or directory")
+    with tempfile.TemporaryDirectory(prefix="facet-pack-") as scratch:
+        if source.is_file():
+            if not zipfile.is_zipfile(source):
+                raise ModelPackError(f"{source.name}: neither a directory nor a .zip archive")
+            pack_dir = extract_pack(source, Path(scratch) / "pack")
+        else:
+            pack_dir = source
+        manifest = validate_pack(pack_dir)
+        model_name = name or manifest.name
+        if FaceModel.objects.filter(name=model_name, version=manifest.version).exists():
+            raise ModelPackError(f"{model_name} {manifest.version} is already registered")
+
+        destination = Path(recognition_setting("MODELS_DIR")) / f"{model_name}-{manifest.version}"
+        if destination.exists():
+            shutil.rmtree(destination)
+        destination.mkdir(parents=True)
+        for file_name in (manifest.detector, manifest.recogniser):
+            shutil.copy2(Path(manifest.path) / file_name, destination / file_name)
+        licence_text = licence or manifest.licence
+        (destination / "LICENSE.txt").write_text(licence_text)
+
+    # The copy must load and hash exactly as validated, or it is not registered.
+    copied = validate_pack(destination)
+    expected = {f: manifest.weights[f] for f in (manifest.detector, manifest.recogniser)}
+    if copied.weights != expected:
+        shutil.rmtree(destination, ignore_errors=True)
+        raise ModelPackError("the copied pack does not match the source (disk full?)")
+    return FaceModel.objects.create(
+        name=model_name,
+        version=manifest.version,
+        engine=FaceModel.Engine.INSIGHTFACE,
+        embedding_dim=copied.embedding_dim,
+        weights=copied.weights,
+        licence=licence_text,
+        path=str(destination),
+    )
+
+
+@transaction.atomic
+def face_model_set_default(*, face_model: FaceModel) -> FaceModel:
+    FaceModel.objects.filter(is_default=True).exclude(pk=face_model.pk).update(is_default=False)
+    face_model.is_default = True
+    face_model.save(update_fields=["is_default"])
+    return face_model
+
+
+def tenant_face_model_set(*, tenant: Tenant, face_model: FaceModel) -> None:
+    """Switch a tenant to another model. Existing embeddings stay tied to the
+    model that made them; search compares only the active model's."""
+    TenantFaceModel.objects.update_or_create(tenant=tenant, defaults={"face_model": face_model})
+
+
+def engine_for(face_model: FaceModel) -> FaceEngine:
+    """The engine instance for a registered model (cached per process, loaded lazily)."""
+    if face_model.engine == FaceModel.Engine.DLIB:
+        return build_engine("dlib")
+    return build_engine("insightface", face_model.path)
