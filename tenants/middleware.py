@@ -1,3 +1,5 @@
+import ipaddress
+
 from django.http import HttpResponseForbidden, JsonResponse
 from django.template.loader import render_to_string
 
@@ -6,13 +8,27 @@ from . import health
 _HEALTH_PATHS = {"/health", "/health/", "/health/ready", "/health/ready/"}
 
 
+def _is_ip_address(host: str) -> bool:
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class HealthCheckMiddleware:
-    """Answers /health and /health/ready before tenant routing or host checks."""
+    """Answers /health and /health/ready before tenant routing or host checks,
+    and /metrics to scrapers that address the process by IP (never on tenant hosts)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path == "/metrics" and _is_ip_address(request.META.get("HTTP_HOST", "")):
+            from django_prometheus.exports import ExportToDjangoView
+
+            return ExportToDjangoView(request)
         if request.path not in _HEALTH_PATHS:
             return self.get_response(request)
         if request.path.startswith("/health/ready"):

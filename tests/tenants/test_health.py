@@ -27,3 +27,14 @@ def test_readiness_reports_each_check_and_fails_without_a_queue_cluster():
 @pytest.mark.parametrize("path", ["/", "/api/v1/me/", "/admin/", "/accounts/login/"])
 def test_unknown_host_gets_404_for_everything_but_health(path):
     assert Client(HTTP_HOST="stranger.localhost").get(path).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("host", "status"), [("10.0.0.7:8000", 200), ("localhost", 200), ("alpha.localhost", 404)]
+)
+def test_metrics_for_scrapers_and_the_public_host_but_never_on_tenant_hosts(host, status):
+    response = Client(HTTP_HOST=host).get("/metrics")
+    assert response.status_code == status
+    if status == 200:
+        assert b"django_http_requests_total" in response.content
