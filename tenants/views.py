@@ -1,9 +1,12 @@
+import mimetypes
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -62,15 +65,48 @@ def protected_media(request, path: str):
     """Serve a file from the current tenant's media prefix to its signed-in members.
 
     The storage resolves paths under MEDIA_ROOT/<schema>/ and refuses traversal,
-    so a path can never reach another tenant's files.
+    so a path can never reach another tenant's files. Byte ranges are honoured
+    so that videos can be seeked.
     """
     try:
         if not default_storage.exists(path):
             raise Http404("No such file.")
+        size = default_storage.size(path)
         handle = default_storage.open(path, "rb")
     except SuspiciousFileOperation:
         raise Http404("No such file.") from None
-    return FileResponse(handle)
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    byte_range = _parse_range(request.headers.get("Range", ""), size)
+    if byte_range is None:
+        response = FileResponse(handle, content_type=content_type)
+    else:
+        start, end = byte_range
+        handle.seek(start)
+        response = HttpResponse(handle.read(end - start + 1), status=206, content_type=content_type)
+        handle.close()
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+_MAX_RANGE = 8 * 1024 * 1024
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One ``bytes=start-end`` range, clamped to 8 MB a response; None for anything else."""
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if not match or size == 0 or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start = int(first)
+        end = min(int(last) if last else size - 1, size - 1)
+    if start > end or start >= size:
+        return None
+    return start, min(end, start + _MAX_RANGE - 1)
 
 
 def public_landing(request):

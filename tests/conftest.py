@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from dataclasses import dataclass
 
 import pytest
@@ -78,8 +79,10 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
     ``django_db``-marked tests name: a run of only ``committed`` tests would
     otherwise write into the development database.
     """
+    from django.conf import settings
     from django.test.utils import setup_databases, teardown_databases
 
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
     with django_db_blocker.unblock():
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         test_name = connection.settings_dict["TEST"]["NAME"]
@@ -163,3 +166,20 @@ def _public_schema_between_tests():
     resets it first); start every test from the public schema."""
     yield
     connection.set_schema_to_public()  # sets the search path lazily: no query
+
+
+def run_queued_tasks() -> list:
+    """Take every task off the real ORM broker and run it here, as a worker would
+    (tests that need a separate worker process start `qcluster` instead)."""
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    broker = get_broker()
+    results = []
+    while True:
+        if not broker.queue_size():
+            return results
+        for ack_id, payload in broker.dequeue() or []:
+            task = SignedPackage.loads(payload)
+            results.append(task["func"](*task["args"], **task["kwargs"]))
+            broker.acknowledge(ack_id)

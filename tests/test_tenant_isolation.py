@@ -40,6 +40,17 @@ ROUTES: dict[str, Route] = {
     "logout": Route("post", public=True),
     "members": Route(),
     "recognition-model": Route(),
+    "media-library": Route(),
+    "media-detail": Route(kwargs={"media_id": 1}),
+    "media-delete": Route("post", kwargs={"media_id": 1}),
+    "media-upload": Route(),
+    "face-browser": Route(),
+    "api-media-list": Route(),
+    "api-media-batch": Route("post"),
+    "api-media-detail": Route(kwargs={"media_id": 1}),
+    "api-face-image": Route(kwargs={"face_id": 1}),
+    "api-job-detail": Route(kwargs={"job_id": 1}),
+    "api-stats": Route(),
     "protected-media": Route(kwargs={"path": BETA_MEDIA}),
     "api-token": Route("post", public=True),
     "api-logout": Route("post"),
@@ -69,12 +80,59 @@ def test_every_route_has_a_canary_case():
     assert {p.name for p in websocket_urlpatterns} == WEBSOCKET_ROUTES
 
 
+BETA_MEDIA_NAME = "beta-secret-photo.jpg"
+
+
 @pytest.fixture
 def beta_secrets(alpha, beta):
+    """Beta's data with the same ids alpha's would have: media 1, face 1, job 1."""
     folder = Path(settings.MEDIA_ROOT) / beta.schema_name / Path(BETA_MEDIA).parent
     folder.mkdir(parents=True, exist_ok=True)
     (folder / Path(BETA_MEDIA).name).write_bytes(BETA_MEDIA_BYTES)
-    return [BETA_MEDIA_BYTES, beta.owner.email.encode(), beta.viewer.email.encode()]
+    with schema_context(beta.schema_name):
+        _beta_media_with_a_face()
+    with schema_context(alpha.schema_name):
+        _beta_media_with_a_face(name="alpha-photo.jpg")  # alpha has id 1 too
+    return [
+        BETA_MEDIA_BYTES,
+        beta.owner.email.encode(),
+        beta.viewer.email.encode(),
+        BETA_MEDIA_NAME.encode(),
+    ]
+
+
+def _beta_media_with_a_face(name: str = BETA_MEDIA_NAME) -> None:
+    from media_ingest.models import Face, IngestJob, MediaFile
+    from recognition.models import FaceModel
+
+    job = IngestJob.objects.create(source="api", total_files=1, done_files=1)
+    media = MediaFile.objects.create(
+        job=job,
+        kind="image",
+        source="api",
+        original_name=name,
+        file=BETA_MEDIA,
+        sha256=name.ljust(64, "0")[:64],
+        mime="image/jpeg",
+        size_bytes=17,
+        status="done",
+        face_count=1,
+    )
+    Face.objects.create(
+        media=media,
+        ordinal=0,
+        face_model=FaceModel.objects.get(is_default=True),
+        box_left=0,
+        box_top=0,
+        box_right=10,
+        box_bottom=10,
+        landmarks=[],
+        quality=0.9,
+        detector_score=1.0,
+        crop=BETA_MEDIA,
+        embedding=[0.1] * 128,
+    )
+    assert media.pk == 1 and job.pk == 1
 
 
 def _alpha_credentials(alpha):
@@ -123,7 +181,20 @@ def test_betas_routes_refuse_alphas_session_token_and_anonymous(name, alpha, bet
         _assert_no_beta_data(response, beta_secrets, public=route.public, label=f"{name}/{label}")
 
 
-@pytest.mark.parametrize("name", ["dashboard", "members", "protected-media"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dashboard",
+        "members",
+        "protected-media",
+        "media-library",
+        "media-detail",
+        "api-media-list",
+        "api-media-detail",
+        "api-face-image",
+        "face-browser",
+    ],
+)
 def test_the_canary_can_see_beta_data_when_signed_in_to_beta(name, beta, beta_secrets):
     """Control: the same requests with beta's own owner do find beta's data."""
     path = reverse(name, kwargs=ROUTES[name].kwargs, urlconf=TENANT_URLCONF)

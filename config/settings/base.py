@@ -51,6 +51,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "knox",
+    "media_ingest",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -130,6 +131,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the portal's htmx requests read it
 X_FRAME_OPTIONS = "DENY"
+
+# What `make run` supervises beside the web server: argv after `python`.
+FACET_PROCESSES = {
+    "worker": ["manage.py", "qcluster"],
+    "watch": ["manage.py", "watch_folder"],
+}
 
 FACET_DEMO_TENANT = env_str("FACET_DEMO_TENANT", "demo")
 FACET_HTTP_PORT = env_int("FACET_HTTP_PORT", 8000)

@@ -1,7 +1,7 @@
 """The test suite: the embedded database (or DATABASE_URL), fast hashing, no DEBUG."""
 
 from .base import *  # noqa: F403
-from .base import CHANNEL_LAYERS, DATABASES, STATIC_ROOT
+from .base import CHANNEL_LAYERS, DATABASES, STATIC_ROOT, VAR_DIR
 from .env import env_bool
 
 DEBUG = False
@@ -19,6 +19,9 @@ if env_bool("FACET_TEST_SUBPROCESS", False):
 if "CONFIG" in CHANNEL_LAYERS["default"] and "NAME" in CHANNEL_LAYERS["default"]["CONFIG"]:
     # The Postgres channel layer keeps its tables in the test database too.
     CHANNEL_LAYERS["default"]["CONFIG"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
+
+# Tenant media of the test run, wiped when the test database is created.
+MEDIA_ROOT = str(VAR_DIR / "test-media")
 
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing

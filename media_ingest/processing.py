@@ -1,0 +1,264 @@
+"""Turning a stored file into faces: the work behind the process_media task.
+
+Exactly-once, even when a worker dies: the attempt is counted and committed
+before the heavy work; the results of a run replace any earlier run's in one
+transaction under a row lock, and unique (media, ordinal) constraints refuse
+a second set of faces from a concurrent run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+from PIL import Image
+
+from recognition.engines.base import DetectedFace, FaceEngine
+from recognition.errors import RecognitionError
+from recognition.imaging import load_image
+from recognition.models import FaceModel
+from recognition.selectors import active_face_model
+from recognition.services import engine_for
+from tenants.models import Tenant
+
+from . import storage_paths
+from .conf import ingest_setting
+from .models import Face, FaceTrack, MediaFile
+from .progress import media_event
+from .services import job_file_finished
+from .tracking import FrameFace, build_tracks
+from .validation import MediaRejected
+from .video import probe_video, sample_frames
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FoundFace:
+    face: DetectedFace
+    embedding: np.ndarray
+    crop_jpeg: bytes
+    frame_time_s: float | None = None
+    track: tuple[float, float, int] | None = None  # first s, last s, frames
+
+
+def _begin(media_id: int) -> MediaFile | None:
+    """Count this attempt and mark the file processing; None if there is nothing to do."""
+    with transaction.atomic():
+        media = MediaFile.objects.select_for_update().filter(pk=media_id).first()
+        if media is None or media.status in (MediaFile.Status.DONE, MediaFile.Status.FAILED):
+            return None
+        media.attempts += 1
+        if media.attempts > ingest_setting("MAX_ATTEMPTS"):
+            _mark_failed(
+                media,
+                "quarantined",
+                f"Processing stopped the worker {media.attempts - 1} times; the file was set "
+                "aside so that other files keep flowing.",
+            )
+            return None
+        media.status = MediaFile.Status.PROCESSING
+        media.status_changed_at = timezone.now()
+        media.save(update_fields=["attempts", "status", "status_changed_at"])
+    media_event(media, attempt=media.attempts)
+    return media
+
+
+def _mark_failed(media: MediaFile, code: str, reason: str) -> None:
+    """Inside a transaction holding the row lock."""
+    media.status = MediaFile.Status.FAILED
+    media.status_changed_at = timezone.now()
+    media.error_code = code
+    media.error = reason
+    media.save(update_fields=["attempts", "status", "status_changed_at", "error_code", "error"])
+    job_file_finished(job_id=media.job_id, failed=True)
+    media_event(media)
+
+
+def _crop_jpeg(image: np.ndarray, face: DetectedFace) -> bytes:
+    """A square crop around the face with some margin, at most CROP_SIDE pixels."""
+    left, top, right, bottom = face.box
+    side = int(max(right - left, bottom - top) * 1.4)
+    cx, cy = (left + right) // 2, (top + bottom) // 2
+    height, width = image.shape[:2]
+    x0, y0 = max(cx - side // 2, 0), max(cy - side // 2, 0)
+    x1, y1 = min(cx + side // 2, width), min(cy + side // 2, height)
+    crop = Image.fromarray(image[y0:y1, x0:x1])
+    limit = ingest_setting("CROP_SIDE")
+    crop.thumbnail((limit, limit))
+    out = io.BytesIO()
+    crop.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
+def _analyse_image(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
+    with default_storage.open(media.file.name, "rb") as handle:
+        image = load_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
+    faces, embeddings = engine.analyze_batch([image])[0]
+    return [
+        FoundFace(face, embedding, _crop_jpeg(image, face))
+        for face, embedding in zip(faces, embeddings, strict=True)
+    ]
+
+
+def _scaled(face: DetectedFace, factor: float) -> DetectedFace:
+    if abs(factor - 1) < 1e-6:
+        return face
+    return dataclasses.replace(
+        face,
+        box=tuple(round(v * factor) for v in face.box),
+        landmarks=np.asarray(face.landmarks, dtype=np.float32) * factor,
+    )
+
+
+def _analyse_video(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
+    path = default_storage.path(media.file.name)
+    timeout = ingest_setting("VIDEO_TIMEOUT_S")
+    info = probe_video(path, timeout_s=min(60, timeout))
+    MediaFile.objects.filter(pk=media.pk).update(
+        width=info.width, height=info.height, duration_s=info.duration_s
+    )
+    fps = ingest_setting("VIDEO_SAMPLE_FPS")
+    expected = max(1, min(int(info.duration_s * fps) + 1, ingest_setting("VIDEO_MAX_FRAMES")))
+    batch_size = ingest_setting("VIDEO_BATCH_FRAMES")
+
+    frames_faces: list[list[FrameFace]] = []
+    batch = []
+
+    def flush() -> None:
+        results = engine.analyze_batch([frame.image for frame in batch])
+        for frame, (faces, embeddings) in zip(batch, results, strict=True):
+            # Frames may be downscaled for decoding; boxes are kept in the video's pixels.
+            scale = info.width / frame.image.shape[1]
+            faces = [_scaled(face, scale) for face in faces]
+            frames_faces.append(
+                [
+                    FrameFace(
+                        frame_index=frame.index,
+                        time_s=frame.time_s,
+                        box=face.box,
+                        landmarks=face.landmarks,
+                        quality=face.quality,
+                        embedding=embedding,
+                        payload=(face, _crop_jpeg(frame.image, _scaled(face, 1 / scale))),
+                    )
+                    for face, embedding in zip(faces, embeddings, strict=True)
+                ]
+            )
+        media_event(
+            media,
+            frame=batch[-1].index + 1,
+            frames=expected,
+            message=f"{media.original_name}: frame {batch[-1].index + 1} of {expected}",
+        )
+        batch.clear()
+
+    for frame in sample_frames(
+        path,
+        fps=fps,
+        max_frames=ingest_setting("VIDEO_MAX_FRAMES"),
+        max_side=ingest_setting("VIDEO_MAX_SIDE"),
+        timeout_s=timeout,
+        memory_limit_mb=ingest_setting("VIDEO_MEMORY_MB"),
+    ):
+        batch.append(frame)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+
+    found = []
+    for track in build_tracks(frames_faces):
+        best = track.best
+        face, crop = best.payload
+        found.append(
+            FoundFace(
+                face,
+                track.embedding,
+                crop,
+                frame_time_s=best.time_s,
+                track=(track.first_time_s, track.last_time_s, len(track.faces)),
+            )
+        )
+    return found
+
+
+def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> MediaFile | None:
+    """Replace the file's faces with this run's, in one transaction."""
+    with transaction.atomic():
+        media = MediaFile.objects.select_for_update().filter(pk=media_id).first()
+        if media is None or media.status != MediaFile.Status.PROCESSING:
+            return None  # deleted meanwhile, or another delivery already finished it
+        media.faces.all().delete()
+        media.tracks.all().delete()
+        for ordinal, item in enumerate(found):
+            track = None
+            if item.track is not None:
+                first, last, frames = item.track
+                track = FaceTrack.objects.create(
+                    media=media,
+                    ordinal=ordinal,
+                    first_time_s=first,
+                    last_time_s=last,
+                    frame_count=frames,
+                )
+            left, top, right, bottom = item.face.box
+            Face.objects.create(
+                media=media,
+                ordinal=ordinal,
+                track=track,
+                face_model=face_model,
+                box_left=left,
+                box_top=top,
+                box_right=right,
+                box_bottom=bottom,
+                landmarks=np.asarray(item.face.landmarks).round(1).tolist(),
+                quality=float(item.face.quality),
+                detector_score=float(item.face.score),
+                frame_time_s=item.frame_time_s,
+                crop=storage_paths.write_atomically(
+                    storage_paths.crop_name(media.pk, ordinal), item.crop_jpeg
+                ),
+                embedding=np.asarray(item.embedding, dtype=np.float32),
+            )
+        media.status = MediaFile.Status.DONE
+        media.status_changed_at = timezone.now()
+        media.processed_at = media.status_changed_at
+        media.face_model = face_model
+        media.face_count = len(found)
+        media.error_code = media.error = ""
+        media.save()
+        job_file_finished(job_id=media.job_id, failed=False)
+        media_event(media)
+    return media
+
+
+def process_media_file(media_id: int) -> str:
+    """Find, embed and store every face of one file. Call inside the tenant's schema."""
+    media = _begin(media_id)
+    if media is None:
+        return "skipped"
+    tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    face_model = active_face_model(tenant=tenant)
+    engine = engine_for(face_model)
+    try:
+        if media.kind == MediaFile.Kind.VIDEO:
+            found = _analyse_video(media, engine)
+        else:
+            found = _analyse_image(media, engine)
+    except (MediaRejected, RecognitionError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        code = getattr(exc, "code", None) or "unreadable"
+        with transaction.atomic():
+            locked = MediaFile.objects.select_for_update().get(pk=media_id)
+            if locked.status == MediaFile.Status.PROCESSING:
+                _mark_failed(locked, code, reason)
+        return "failed"
+    stored = _store(media_id, face_model, found)
+    return "done" if stored else "skipped"

@@ -1,0 +1,228 @@
+"""Writes of the media catalogue: accepting uploads, deleting files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+
+from . import storage_paths
+from .archives import iter_zip_members
+from .conf import ingest_setting
+from .models import IngestJob, MediaFile, Source
+from .progress import job_event, media_event
+from .validation import MediaRejected, sniff_media, validate_image
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Accepted:
+    media: MediaFile
+    created: bool  # False: identical bytes were already in the library
+
+
+@dataclass(frozen=True)
+class Rejected:
+    name: str
+    code: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "code": self.code, "reason": self.reason}
+
+
+def job_create(*, source: str, user=None) -> IngestJob:
+    return IngestJob.objects.create(source=source, created_by=user)
+
+
+def _spool(stream: BinaryIO, directory: Path, limit: int) -> tuple[Path, str, int]:
+    """Copy the upload to a private temp file, hashing it; refuse it past ``limit``."""
+    digest = hashlib.sha256()
+    size = 0
+    handle = tempfile.NamedTemporaryFile(dir=directory, delete=False)  # noqa: SIM115
+    with handle:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise MediaRejected(
+                    f"The file is larger than the {limit // (1024 * 1024)} MB limit.", "too-large"
+                )
+            digest.update(chunk)
+            handle.write(chunk)
+    return Path(handle.name), digest.hexdigest(), size
+
+
+def media_accept(
+    *, stream: BinaryIO, name: str, source: str, job: IngestJob, user=None
+) -> Accepted:
+    """Validate one file and add it to the library, queued for processing.
+
+    Raises MediaRejected (nothing stored) when the file is not a usable photo
+    or video. Identical bytes already in this tenant's library return the
+    existing file, which is not processed again.
+    """
+    limit = max(ingest_setting("MAX_IMAGE_BYTES"), ingest_setting("MAX_VIDEO_BYTES"))
+    with tempfile.TemporaryDirectory(prefix="facet-upload-") as scratch:
+        path, sha256, size = _spool(stream, Path(scratch), limit)
+        existing = MediaFile.objects.filter(sha256=sha256).first()
+        if existing is not None:
+            return Accepted(existing, created=False)
+
+        sniffed = sniff_media(path)
+        width = height = None
+        if sniffed.kind == MediaFile.Kind.IMAGE:
+            info = validate_image(
+                path,
+                max_bytes=ingest_setting("MAX_IMAGE_BYTES"),
+                max_pixels=ingest_setting("MAX_IMAGE_PIXELS"),
+            )
+            width, height = info.width, info.height
+        elif size > ingest_setting("MAX_VIDEO_BYTES"):
+            raise MediaRejected("The video is larger than the video size limit.", "too-large")
+        # Videos are probed by the worker, in a sandboxed decoder process.
+
+        stored_name = storage_paths.original_name(sha256, sniffed.extension)
+        with path.open("rb") as spooled:
+            stored_name = default_storage.save(stored_name, File(spooled))
+        try:
+            with transaction.atomic():
+                media = MediaFile.objects.create(
+                    job=job,
+                    kind=sniffed.kind,
+                    source=source,
+                    original_name=Path(name).name[:255] or "upload",
+                    file=stored_name,
+                    sha256=sha256,
+                    mime=sniffed.mime,
+                    size_bytes=size,
+                    width=width,
+                    height=height,
+                    uploaded_by=user,
+                )
+                IngestJob.objects.filter(pk=job.pk).update(total_files=F("total_files") + 1)
+        except IntegrityError:
+            # The same bytes arrived concurrently and the other upload won.
+            storage_paths.delete_quietly(stored_name)
+            return Accepted(MediaFile.objects.get(sha256=sha256), created=False)
+
+    _queue_processing(media)
+    return Accepted(media, created=True)
+
+
+def _queue_processing(media: MediaFile) -> None:
+    from .tasks import process_media
+
+    process_media.enqueue(media.pk, schema_name=connection.schema_name, q_options=_queue_options())
+    media_event(media, message=f"{media.original_name} queued")
+
+
+def _queue_options() -> dict:
+    """Tenants on an ONNX model send their work to the GPU cluster when one is configured."""
+    cluster = ingest_setting("GPU_CLUSTER")
+    if not cluster:
+        return {}
+    from recognition.selectors import active_face_model
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    if active_face_model(tenant=tenant).engine == "insightface":
+        return {"cluster": cluster}
+    return {}
+
+
+def media_accept_many(
+    *, files: Iterable[tuple[str, BinaryIO]], source: str, job: IngestJob, user=None
+) -> tuple[list[Accepted], list[Rejected]]:
+    """Accept each file on its own: one bad file never stops the others."""
+    accepted, rejected = [], []
+    for name, stream in files:
+        try:
+            accepted.append(
+                media_accept(stream=stream, name=name, source=source, job=job, user=user)
+            )
+        except MediaRejected as exc:
+            rejected.append(Rejected(Path(name).name, exc.code, exc.reason))
+    for item in rejected:
+        job_note_rejected(job=job, name=item.name, code=item.code, reason=item.reason)
+    return accepted, rejected
+
+
+def job_note_rejected(*, job: IngestJob, name: str, code: str, reason: str) -> None:
+    """Record a file refused before storage, so the job says why it has fewer files."""
+    with transaction.atomic():
+        locked = IngestJob.objects.select_for_update().get(pk=job.pk)
+        locked.rejected = [*locked.rejected, {"name": name, "code": code, "reason": reason}]
+        locked.save(update_fields=["rejected"])
+    job.rejected = locked.rejected
+
+
+def zip_members(source):
+    """(name, stream) for each member of a zip, within the INGEST limits; raises
+    MediaRejected for an unsafe archive (zip-slip, nested archive, bomb)."""
+    for name, member in iter_zip_members(
+        source,
+        max_entries=ingest_setting("ZIP_MAX_ENTRIES"),
+        max_total_bytes=ingest_setting("ZIP_MAX_TOTAL_BYTES"),
+        max_ratio=ingest_setting("ZIP_MAX_RATIO"),
+        max_member_bytes=max(ingest_setting("MAX_IMAGE_BYTES"), ingest_setting("MAX_VIDEO_BYTES")),
+    ):
+        if isinstance(member, bytes | bytearray):
+            yield name, io.BytesIO(member)
+        else:
+            with open(member, "rb") as handle:
+                yield name, handle
+
+
+def media_requeue(*, media: MediaFile) -> None:
+    """Queue a file again (the reconciler's and operators' retry); processing is idempotent."""
+    _queue_processing(media)
+
+
+def media_delete(*, media: MediaFile) -> None:
+    """Remove the file, its faces, embeddings and crops."""
+    names = [media.file.name, *media.faces.values_list("crop", flat=True)]
+    crop_dir = f"faces/{media.pk}"
+    media.delete()
+
+    def remove_files() -> None:
+        for name in names:
+            storage_paths.delete_quietly(name)
+        shutil.rmtree(default_storage.path(crop_dir), ignore_errors=True)
+
+    transaction.on_commit(remove_files)
+
+
+def job_file_finished(*, job_id: int | None, failed: bool) -> None:
+    if job_id is None:
+        return
+    field = "failed_files" if failed else "done_files"
+    IngestJob.objects.filter(pk=job_id).update(**{field: F(field) + 1})
+    job = IngestJob.objects.filter(pk=job_id).first()
+    if job is not None:
+        job_event(job)
+
+
+__all__ = [
+    "Accepted",
+    "Rejected",
+    "Source",
+    "job_create",
+    "job_file_finished",
+    "job_note_rejected",
+    "media_accept",
+    "media_accept_many",
+    "media_delete",
+    "media_requeue",
+    "zip_members",
+]

@@ -1,0 +1,100 @@
+"""Portal pages: library, upload, one file with its faces, face browser."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from tenants.permissions import WRITERS
+from tenants.roles import role_of
+
+from . import selectors, services
+from .models import MediaFile, Source
+
+PAGE_SIZE = 24
+
+
+def _require_writer(user) -> None:
+    if role_of(user) not in WRITERS:
+        raise PermissionDenied("Viewers cannot add or remove files.")
+
+
+def _choice(value: str | None, allowed: list[str]) -> str | None:
+    return value if value in allowed else None
+
+
+@login_required
+def library(request):
+    kind = request.GET.get("kind") if request.GET.get("kind") in MediaFile.Kind.values else None
+    status = (
+        request.GET.get("status") if request.GET.get("status") in MediaFile.Status.values else None
+    )
+    media = selectors.media_list(kind=kind, status=status)
+    page = Paginator(media, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "media_ingest/library.html",
+        {
+            "page": page,
+            "kind": kind,
+            "status": status,
+            "kinds": MediaFile.Kind.choices,
+            "statuses": MediaFile.Status.choices,
+            "can_upload": role_of(request.user) in WRITERS,
+        },
+    )
+
+
+@login_required
+def upload(request):
+    _require_writer(request.user)
+    return render(request, "media_ingest/upload.html", {"sources": Source})
+
+
+@login_required
+def media_detail(request, media_id: int):
+    media = selectors.media_get(media_id=media_id)
+    if media is None:
+        raise Http404("No such file.")
+    faces = list(media.faces.all())
+    tracks = list(media.tracks.select_related("best_face"))
+    return render(
+        request,
+        "media_ingest/media_detail.html",
+        {
+            "media": media,
+            "faces": faces,
+            "tracks": tracks,
+            "can_delete": role_of(request.user) in WRITERS,
+        },
+    )
+
+
+@require_POST
+@login_required
+def media_delete(request, media_id: int):
+    _require_writer(request.user)
+    media = selectors.media_get(media_id=media_id)
+    if media is None:
+        raise Http404("No such file.")
+    name = media.original_name
+    services.media_delete(media=media)
+    messages.success(request, f"Deleted {name} with its faces.")
+    return redirect("media-library")
+
+
+@login_required
+def face_browser(request):
+    try:
+        min_quality = float(request.GET.get("min_quality", 0))
+    except ValueError:
+        min_quality = 0.0
+    page = Paginator(selectors.face_list(min_quality=min_quality), 48).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "media_ingest/faces.html", {"page": page, "min_quality": min_quality})

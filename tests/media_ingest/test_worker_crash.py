@@ -1,0 +1,83 @@
+"""A worker killed in the middle of a file: the file still finishes, exactly once."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+from django.conf import settings
+from django_q.models import OrmQ, Task
+from django_tenants.utils import schema_context
+
+from media_ingest import services
+from media_ingest.models import Face, IngestJob, MediaFile, Source
+from tests.conftest import ALPHA
+
+from .conftest import shared_file
+
+
+def _worker_processes(cluster: subprocess.Popen) -> list[psutil.Process]:
+    """The cluster's task workers (its other children push, monitor and guard)."""
+    children = psutil.Process(cluster.pid).children(recursive=True)
+    return [p for p in children if "qcluster" in " ".join(p.cmdline())]
+
+
+def test_killed_worker_mid_task_file_finishes_exactly_once(
+    committed, test_subprocess_env, tmp_path
+):
+    photo = shared_file("groups", "dlib_bald_guys.jpg").read_bytes()
+    # The ORM broker re-delivers a task Q_RETRY seconds after handing it out.
+    env = {**test_subprocess_env, "Q_WORKERS": "1", "Q_TIMEOUT": "20", "Q_RETRY": "22"}
+    with schema_context(ALPHA.schema_name):
+        job = services.job_create(source=Source.API)
+        media_id = services.media_accept(
+            stream=io.BytesIO(photo), name="crowd.jpg", source=Source.API, job=job
+        ).media.pk
+    log = tmp_path / "qcluster.log"
+    with log.open("wb") as sink:
+        cluster = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    killed = False
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with schema_context(ALPHA.schema_name):
+                media = MediaFile.objects.get(pk=media_id)
+            if media.status == MediaFile.Status.PROCESSING and not killed:
+                for worker in _worker_processes(cluster):
+                    os.kill(worker.pid, signal.SIGKILL)  # as the OOM killer would
+                killed = True
+            if media.status == MediaFile.Status.DONE:
+                break
+            time.sleep(0.05)
+        assert killed, "the worker was never seen processing:\n" + log.read_text()
+        assert media.status == MediaFile.Status.DONE, log.read_text()
+        with schema_context(ALPHA.schema_name):
+            faces = Face.objects.filter(media_id=media_id)
+            assert media.attempts == 2
+            assert faces.count() == media.face_count > 5
+            assert faces.values("ordinal").distinct().count() == faces.count()
+            assert IngestJob.objects.get(pk=job.pk).done_files == 1
+    finally:
+        cluster.terminate()
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.wait()
+        with schema_context(ALPHA.schema_name):
+            for item in MediaFile.objects.all():
+                services.media_delete(media=item)
+            IngestJob.objects.all().delete()
+        Task.objects.all().delete()
+        OrmQ.objects.all().delete()
