@@ -20,7 +20,7 @@ $(BIN)/python:
 # Stamps: reinstall only when a requirements file changes.
 # insightface is installed without its declared deps (it would pull opencv-python,
 # which needs libGL); cpu.txt pins what it really imports.
-$(VENV)/.runtime: $(BIN)/python requirements/base.txt requirements/engines.txt requirements/cpu.txt requirements/engines-nodeps.txt
+$(VENV)/.runtime: $(BIN)/python requirements/base.txt requirements/engines.txt requirements/ingest.txt requirements/cpu.txt requirements/engines-nodeps.txt
 	$(BIN)/pip install --quiet -r requirements/cpu.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements/engines-nodeps.txt
 	@touch $@

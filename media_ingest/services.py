@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -167,21 +166,28 @@ def job_note_rejected(*, job: IngestJob, name: str, code: str, reason: str) -> N
     job.rejected = locked.rejected
 
 
-def zip_members(source):
-    """(name, stream) for each member of a zip, within the INGEST limits; raises
-    MediaRejected for an unsafe archive (zip-slip, nested archive, bomb)."""
-    for name, member in iter_zip_members(
-        source,
-        max_entries=ingest_setting("ZIP_MAX_ENTRIES"),
-        max_total_bytes=ingest_setting("ZIP_MAX_TOTAL_BYTES"),
-        max_ratio=ingest_setting("ZIP_MAX_RATIO"),
-        max_member_bytes=max(ingest_setting("MAX_IMAGE_BYTES"), ingest_setting("MAX_VIDEO_BYTES")),
-    ):
-        if isinstance(member, bytes | bytearray):
-            yield name, io.BytesIO(member)
-        else:
-            with open(member, "rb") as handle:
-                yield name, handle
+def zip_members(source) -> Iterator[tuple[str, BinaryIO]]:
+    """(name, stream) for each member of a zip (a path or an uploaded file), within
+    the INGEST limits. Raises MediaRejected, before yielding anything, for an
+    unsafe archive (zip-slip, nested archive, bomb, encryption)."""
+    with tempfile.TemporaryDirectory(prefix="facet-zip-") as scratch:
+        if not isinstance(source, str | Path):
+            source.seek(0)
+            spooled = Path(scratch) / "upload.zip"
+            with spooled.open("wb") as out:
+                shutil.copyfileobj(source, out, _CHUNK)
+            source = spooled
+        for member in iter_zip_members(
+            source,
+            max_entries=ingest_setting("ZIP_MAX_ENTRIES"),
+            max_total_bytes=ingest_setting("ZIP_MAX_TOTAL_BYTES"),
+            max_ratio=ingest_setting("ZIP_MAX_RATIO"),
+            max_member_bytes=max(
+                ingest_setting("MAX_IMAGE_BYTES"), ingest_setting("MAX_VIDEO_BYTES")
+            ),
+        ):
+            with member.path.open("rb") as handle:
+                yield member.name, handle
 
 
 def media_requeue(*, media: MediaFile) -> None:

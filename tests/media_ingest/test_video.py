@@ -1,0 +1,138 @@
+"""Video probing and sampling in the limited child process, including what
+happens when the child is killed, starved of memory or too slow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import av
+import numpy as np
+import psutil
+import pytest
+
+from media_ingest.validation import REJECTION_CODES, MediaRejected
+from media_ingest.video import probe_video, sample_frames
+from tests.media_ingest.conftest import HAMILTON, VIDEO_NAMES, video_path
+
+EXPECTED = {  # name: (width, height, codec)
+    HAMILTON: (640, 360, "h264"),
+    "fnp_video.mp4": (1920, 1080, "h264"),
+    "dlib_MOT20-05-raw_even_shorter.mp4": (826, 540, "h264"),
+}
+
+
+@pytest.mark.parametrize("name", VIDEO_NAMES)
+def test_shared_videos_are_probed(name):
+    info = probe_video(video_path(name), timeout_s=30)
+    assert (info.width, info.height, info.codec) == EXPECTED[name]
+    assert 3.5 < info.duration_s < 11
+    assert 20 < info.fps < 31
+    assert info.frame_count_estimate == pytest.approx(info.duration_s * info.fps, rel=0.05)
+
+
+def test_hamilton_clip_sampled_at_two_fps():
+    path = video_path(HAMILTON)
+    info = probe_video(path, timeout_s=30)
+    frames = list(sample_frames(path, fps=2.0, timeout_s=60))
+    assert abs(len(frames) - info.duration_s * 2) <= 2
+    assert [f.index for f in frames] == list(range(len(frames)))
+    times = [f.time_s for f in frames]
+    assert times[0] == pytest.approx(0.0, abs=0.05)
+    assert times == sorted(set(times))  # strictly increasing
+    gaps = np.diff(times)
+    assert gaps.min() > 0.4 and gaps.max() < 0.6
+    for frame in frames:
+        assert frame.image.shape == (360, 640, 3) and frame.image.dtype == np.uint8
+    assert frames[5].image.std() > 10  # real picture, not a blank buffer
+
+
+def test_frames_are_downscaled_preserving_aspect():
+    frames = list(sample_frames(video_path("fnp_video.mp4"), fps=1.0, max_side=480, timeout_s=60))
+    assert len(frames) in (4, 5)
+    assert {f.image.shape for f in frames} == {(270, 480, 3)}
+
+
+def _refused(call) -> MediaRejected:
+    with pytest.raises(MediaRejected) as caught:
+        call()
+    assert caught.value.code in REJECTION_CODES
+    assert caught.value.reason and "Traceback" not in caught.value.reason
+    return caught.value
+
+
+def test_truncated_and_garbage_videos_are_refused(tmp_path):
+    data = video_path(HAMILTON).read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: int(len(data) * 0.3)])
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(50_000))
+    for path in (truncated, garbage):
+        assert _refused(lambda p=path: probe_video(p, timeout_s=20)).code == "video-undecodable"
+        assert _refused(lambda p=path: list(sample_frames(p, timeout_s=20))).code == (
+            "video-undecodable"
+        )
+
+
+def test_video_truncated_after_its_index_fails_after_the_good_frames(tmp_path):
+    """With the index (moov) first, a cut file opens and decodes for a while."""
+    faststart = tmp_path / "faststart.mp4"
+    with (
+        av.open(str(video_path(HAMILTON))) as source,
+        av.open(str(faststart), "w", options={"movflags": "faststart"}) as target,
+    ):
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(faststart.read_bytes()[: faststart.stat().st_size * 3 // 10])
+    assert probe_video(cut, timeout_s=20).width == 640
+    seen = []
+    with pytest.raises(MediaRejected) as caught:
+        for frame in sample_frames(cut, timeout_s=20):
+            seen.append(frame.index)
+    assert caught.value.code == "video-undecodable"
+    assert 0 < len(seen) < 15
+
+
+def test_too_long_videos_are_refused_before_decoding():
+    path = video_path(HAMILTON)
+    assert _refused(lambda: probe_video(path, max_duration_s=5)).code == "video-too-long"
+    assert _refused(lambda: list(sample_frames(path, max_frames=5))).code == "video-too-long"
+
+
+def test_a_child_killed_mid_stream_is_a_rejection_not_a_crash():
+    frames = sample_frames(video_path(HAMILTON), fps=2.0, timeout_s=30)
+    first = next(frames)
+    assert first.index == 0
+    workers = [p for p in psutil.Process().children() if "media_ingest.video_worker" in p.cmdline()]
+    assert len(workers) == 1
+    os.kill(workers[0].pid, signal.SIGKILL)
+    caught = _refused(lambda: list(frames))
+    assert caught.code == "video-crashed" and "SIGKILL" in caught.reason
+    # The caller carries on: the next video works.
+    assert probe_video(video_path(HAMILTON), timeout_s=30).width == 640
+
+
+def test_memory_limit_and_timeout_end_the_child_cleanly():
+    path = video_path("fnp_video.mp4")
+    assert _refused(lambda: list(sample_frames(path, memory_limit_mb=150))).code == (
+        "video-crashed"
+    )
+    started = time.monotonic()
+    assert _refused(lambda: list(sample_frames(path, timeout_s=0.05))).code == "video-timeout"
+    assert time.monotonic() - started < 5
+    # No worker is left behind.
+    time.sleep(0.1)
+    assert not [p for p in psutil.Process().children() if p.is_running() and p.status() != "zombie"]
+
+
+def test_closing_the_iterator_early_kills_the_child():
+    frames = sample_frames(video_path(HAMILTON), timeout_s=30)
+    next(frames)
+    (worker,) = psutil.Process().children()
+    frames.close()
+    assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
