@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,6 +24,12 @@ PAGE_SIZE = 24
 def _require_writer(user) -> None:
     if role_of(user) not in WRITERS:
         raise PermissionDenied("Viewers cannot add or remove files.")
+
+
+def _pager_query(request) -> str:
+    """The current filters as a query-string prefix for page links."""
+    params = {key: value for key, value in request.GET.items() if key != "page" and value}
+    return urlencode(params) + "&" if params else ""
 
 
 def _choice(value: str | None, allowed: list[str]) -> str | None:
@@ -46,6 +54,7 @@ def library(request):
             "kinds": MediaFile.Kind.choices,
             "statuses": MediaFile.Status.choices,
             "can_upload": role_of(request.user) in WRITERS,
+            "query": _pager_query(request),
         },
     )
 

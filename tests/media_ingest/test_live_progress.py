@@ -63,7 +63,7 @@ async def test_photo_then_video_progress_sequences(alpha_socket_cookie, astronau
         photo_events = await _events_until(socket, photo, "done")
         kinds = [e["kind"] for e in photo_events if e.get("media_id") == photo]
         assert kinds == ["media.queued", "media.processing", "media.done"]
-        assert photo_events[-1]["faces"] == 1
+        assert photo_events[-1]["faces"] >= 1
 
         clip = shared_file("videos", "facerec_short_hamilton_clip.mp4").read_bytes()
         video = await sync_to_async(_ingest_and_run)("hamilton.mp4", clip)

@@ -36,8 +36,9 @@ def test_processing_twice_yields_one_set_of_faces(alpha, astronaut_jpeg):
         # A redelivery while the first attempt looks unfinished (its worker presumed
         # dead after storing nothing, or everything): the new run replaces, never adds.
         MediaFile.objects.filter(pk=media_id).update(status=MediaFile.Status.PROCESSING)
+        first_run_faces = MediaFile.objects.get(pk=media_id).face_count
         assert process_media_file(media_id) == "done"
-        assert Face.objects.filter(media_id=media_id).count() == 1
+        assert Face.objects.filter(media_id=media_id).count() == first_run_faces
         assert MediaFile.objects.get(pk=media_id).attempts == 2
 
 
@@ -45,7 +46,7 @@ def test_the_database_refuses_a_second_face_with_the_same_ordinal(alpha, astrona
     media_id = _accept(alpha, "a.jpg", astronaut_jpeg)
     _process(alpha, media_id)
     with schema_context(alpha.schema_name):
-        face = Face.objects.get(media_id=media_id)
+        face = Face.objects.filter(media_id=media_id).first()
         face.pk = None
         with pytest.raises(IntegrityError), transaction.atomic():
             face.save()
@@ -101,7 +102,7 @@ def test_crops_are_saved_under_the_tenants_own_prefix(alpha, astronaut_jpeg):
     media_id = _accept(alpha, "a.jpg", astronaut_jpeg)
     _process(alpha, media_id)
     with schema_context(alpha.schema_name):
-        face = Face.objects.get(media_id=media_id)
+        face = Face.objects.filter(media_id=media_id).first()
         from django.core.files.storage import default_storage
 
         path = default_storage.path(face.crop.name)

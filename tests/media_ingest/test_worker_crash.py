@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import psutil
 from django.conf import settings
 from django_q.models import OrmQ, Task
 from django_tenants.utils import schema_context
@@ -21,10 +22,10 @@ from tests.conftest import ALPHA
 from .conftest import shared_file
 
 
-def _worker_processes(cluster: subprocess.Popen) -> list[psutil.Process]:
-    """The cluster's task workers (its other children push, monitor and guard)."""
-    children = psutil.Process(cluster.pid).children(recursive=True)
-    return [p for p in children if "qcluster" in " ".join(p.cmdline())]
+def _worker_pids(log: Path) -> list[int]:
+    """The cluster's task workers, as it announces them (its other children push,
+    monitor and guard, and must live on to re-deliver the task)."""
+    return [int(pid) for pid in re.findall(r"ready for work at (\d+)", log.read_text())]
 
 
 def test_killed_worker_mid_task_file_finishes_exactly_once(
@@ -54,8 +55,8 @@ def test_killed_worker_mid_task_file_finishes_exactly_once(
             with schema_context(ALPHA.schema_name):
                 media = MediaFile.objects.get(pk=media_id)
             if media.status == MediaFile.Status.PROCESSING and not killed:
-                for worker in _worker_processes(cluster):
-                    os.kill(worker.pid, signal.SIGKILL)  # as the OOM killer would
+                for pid in _worker_pids(log):
+                    os.kill(pid, signal.SIGKILL)  # as the OOM killer would
                 killed = True
             if media.status == MediaFile.Status.DONE:
                 break
