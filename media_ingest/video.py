@@ -53,6 +53,7 @@ class VideoInfo:
     fps: float
     frame_count_estimate: int
     codec: str
+    rotation: int = 0  # degrees counter-clockwise applied for display (0/90/180/270)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +71,7 @@ def probe_video(
     max_duration_s: float | None = None,
 ) -> VideoInfo:
     """Container facts for ``path``, after proving the first frame decodes.
+    ``width``/``height`` are as displayed (after the rotation phones store).
 
     Raises MediaRejected: "video-undecodable", "video-timeout",
     "video-crashed", or "video-too-long" (longer than ``max_duration_s``).
@@ -96,7 +98,8 @@ def sample_frames(
     """Decode ``path`` sequentially (no seeking) and yield one frame per
     ``1/fps`` seconds of video time: the first frame at or after each
     multiple of ``1/fps``. Frames are downscaled so the longer side is at
-    most ``max_side`` (aspect preserved, never upscaled).
+    most ``max_side`` (aspect preserved, never upscaled) and turned upright
+    when the file stores a display rotation (phone videos).
 
     ``timeout_s`` bounds the time spent *waiting for the decoder*; the time
     the caller spends between frames does not count (the child just blocks

@@ -117,7 +117,7 @@ def probe(av, out, cfg: dict) -> None:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = cfg["threads"]
         try:  # the first frame proves the codec can decode it
-            next(container.decode(stream), None) or _no_frames()
+            first = next(container.decode(stream), None) or _no_frames()
         except av.FFmpegError as exc:
             _raise_if_out_of_memory(cfg)
             raise _Refused(
@@ -125,7 +125,18 @@ def probe(av, out, cfg: dict) -> None:
             ) from exc
         if not (info["width"] and info["height"]):
             raise _Refused("video-undecodable", "The video has no picture size.")
+        info["rotation"] = _quarter_turns(first) * 90
+        if info["rotation"] in (90, 270):  # report the size as displayed
+            info["width"], info["height"] = info["height"], info["width"]
     _send_json(out, b"INFO", info)
+
+
+def _quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns that make ``frame`` upright: phones
+    record sideways and store a display matrix (PyAV's ``rotation``, degrees
+    counter-clockwise; an iPhone portrait clip says -90, i.e. turn clockwise)."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return round(rotation / 90) % 4
 
 
 def _raise_if_out_of_memory(cfg: dict) -> None:
@@ -146,6 +157,8 @@ def _no_frames():
 
 
 def sample(av, out, cfg: dict) -> None:
+    import numpy as np  # imported after the limits are set, like av
+
     fps, max_frames = cfg["fps"], cfg["max_frames"]
     max_duration_s = cfg.get("max_duration_s")
     with _open(av, cfg["path"]) as container:
@@ -193,6 +206,10 @@ def sample(av, out, cfg: dict) -> None:
                 next_time = (math.floor(t / step + 1e-6) + 1) * step
                 width, height = _target_size(frame.width, frame.height, cfg["max_side"])
                 rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                turns = _quarter_turns(frame)
+                if turns:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+                height, width = rgb.shape[:2]
                 body = FRAME_HEADER.pack(index, t, width, height)
                 out.write(MESSAGE_HEADER.pack(b"FRAM", len(body) + rgb.nbytes))
                 out.write(body)

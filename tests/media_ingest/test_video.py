@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import time
 
 import av
@@ -136,3 +137,21 @@ def test_closing_the_iterator_early_kills_the_child():
     (worker,) = psutil.Process().children()
     frames.close()
     assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+
+
+def test_phone_rotation_is_applied(tmp_path):
+    """An iPhone portrait clip stores frames sideways with a display matrix
+    (tkhd a=0 b=1 c=-1 d=0): players turn them 90 degrees clockwise."""
+    data = bytearray(video_path(HAMILTON).read_bytes())
+    tkhd = data.index(b"tkhd")  # the first track is the video track
+    assert data[tkhd + 4] == 0  # version 0 layout
+    matrix = tkhd + 4 + 4 + 20 + 16
+    struct.pack_into(">9i", data, matrix, 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    portrait = tmp_path / "portrait.mp4"
+    portrait.write_bytes(bytes(data))
+
+    info = probe_video(portrait, timeout_s=30)
+    assert (info.width, info.height, info.rotation) == (360, 640, 270)
+    upright = list(sample_frames(portrait, fps=1.0, timeout_s=30))[3].image
+    sideways = list(sample_frames(video_path(HAMILTON), fps=1.0, timeout_s=30))[3].image
+    assert np.array_equal(upright, np.rot90(sideways, -1))  # clockwise
