@@ -315,20 +315,25 @@ def _check_polyglot(path: Path, sniffed: SniffedMedia) -> None:
     format's end marker, an embedded ZIP directory, or active markup."""
     name = sniffed.mime.split("/")[1].upper()
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        match = _ACTIVE_CONTENT.search(data)
+        end, regions = _structure(data, sniffed)
+        if regions is None:
+            match = _ACTIVE_CONTENT.search(data)
+        else:  # only metadata: compressed pixels could match by chance
+            match = next((m for a, b in regions if (m := _ACTIVE_CONTENT.search(data, a, b))), None)
         if match:
             raise MediaRejected(
                 f"The {name} image contains embedded web markup or script "
                 f"({match.group(0).decode('latin-1')!r}); such files are refused.",
                 "polyglot",
             )
-        end = _end_of_image(data, sniffed)
         if end is not None and end < len(data):
             trailer_size = len(data) - end
             head = data[end : end + 65536]
             if trailer_size > len(head) or any(b not in _PADDING for b in head):
                 start = head.lstrip(bytes(_PADDING))
                 kind = next((w for magic, w in _PAYLOAD_MAGIC if start.startswith(magic)), "data")
+                if kind == "data" and _ACTIVE_CONTENT.search(head):
+                    kind = "web markup or script"
                 raise MediaRejected(
                     f"The {name} image has {trailer_size:,} bytes of {kind} hidden after its end; "
                     "files that are an image and something else at once are refused.",
@@ -340,31 +345,60 @@ def _check_polyglot(path: Path, sniffed: SniffedMedia) -> None:
         )
 
 
-def _end_of_image(data, sniffed: SniffedMedia) -> int | None:
-    """Offset just past the image's own data, or None if the format has no
-    reliable end (TIFF, HEIC) or the structure is too broken to tell (the
-    decoder reports that)."""
+def _structure(data, sniffed: SniffedMedia) -> tuple[int | None, list[tuple[int, int]] | None]:
+    """(offset just past the image's own data, metadata regions to scan for
+    markup). The offset is None if the format has no reliable end (TIFF) or
+    the structure is too broken to tell (the decoder reports that); regions
+    is None when the whole file must be scanned."""
+    regions: list[tuple[int, int]] = []
     try:
         if sniffed is JPEG:
-            return _jpeg_end(data)
+            end = _jpeg_end(data, regions)
+            return end, regions if end is not None else None
         if sniffed is PNG:
-            return _png_end(data)
+            end = _png_end(data, regions)
+            return end, regions if end is not None else None
         if sniffed is GIF:
-            return _gif_end(data)
+            return _gif_end(data), None
         if sniffed is WEBP:
             riff_size = struct.unpack("<I", data[4:8])[0]
-            return 8 + riff_size + (riff_size & 1)
+            return 8 + riff_size + (riff_size & 1), None
         if sniffed is BMP:
             declared = struct.unpack("<I", data[2:6])[0]
-            return declared if declared >= 26 else None
+            return (declared if declared >= 26 else None), None
+        if sniffed is HEIC:
+            return _bmff_end(data), None
     except (struct.error, IndexError):
-        return None
-    return None
+        return None, None
+    return None, None
 
 
-def _jpeg_end(data) -> int | None:
+_BMFF_TOP_LEVEL = frozenset(
+    b"ftyp meta mdat free skip moov moof mfra uuid styp sidx wide pdin prft emsg meco idat".split()
+)
+
+
+def _bmff_end(data) -> int | None:
+    """Just past the last top-level ISO-BMFF box (HEIC), or None if a box
+    runs past the end of the file (truncated: the decoder says so)."""
+    pos, n = 0, len(data)
+    while pos + 8 <= n:
+        size = struct.unpack(">I", data[pos : pos + 4])[0]
+        box_type = data[pos + 4 : pos + 8]
+        if size == 1 and pos + 16 <= n:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+        elif size == 0:
+            return n  # the last box runs to the end of the file
+        if size < 8 or box_type not in _BMFF_TOP_LEVEL:
+            return pos  # not a box of an image file: whatever follows the image
+        pos += size
+    return pos if pos <= n else None
+
+
+def _jpeg_end(data, regions: list[tuple[int, int]]) -> int | None:
     """Walk JPEG segments and entropy-coded scans to just past the first EOI
-    that ends the main image (EXIF thumbnails live inside APP1 and are skipped)."""
+    that ends the main image (EXIF thumbnails live inside APP1 and are skipped).
+    Appends the marker segments (metadata, tables, comments) to ``regions``."""
     n = len(data)
     pos = 2  # after SOI
     while pos + 4 <= n:
@@ -380,6 +414,7 @@ def _jpeg_end(data) -> int | None:
             pos += 2
             continue
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        regions.append((pos, pos + 2 + length))
         pos += 2 + length
         if marker == 0xDA:  # start of scan: skip entropy-coded data
             while True:
@@ -396,12 +431,15 @@ def _jpeg_end(data) -> int | None:
     return None
 
 
-def _png_end(data) -> int | None:
+def _png_end(data, regions: list[tuple[int, int]]) -> int | None:
+    """Just past IEND; appends every chunk but IDAT (pixels) to ``regions``."""
     pos = 8
     n = len(data)
     while pos + 12 <= n:
         length = struct.unpack(">I", data[pos : pos + 4])[0]
         ctype = data[pos + 4 : pos + 8]
+        if ctype != b"IDAT":
+            regions.append((pos, pos + 12 + length))
         pos += 12 + length
         if ctype == b"IEND":
             return pos

@@ -174,6 +174,8 @@ class _Child:
         )
         self._fd = self.proc.stdout.fileno()
         os.set_blocking(self._fd, False)
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
 
     def __enter__(self) -> _Child:
         return self
@@ -210,7 +212,7 @@ class _Child:
             if remaining <= 0:
                 self._timed_out()
             started = time.monotonic()
-            ready, _, _ = select.select([self._fd], [], [], remaining)
+            ready = self._poll.poll(remaining * 1000)  # poll, not select: fds may be > 1024
             self.waited += time.monotonic() - started
             if not ready:
                 continue  # loops to _timed_out

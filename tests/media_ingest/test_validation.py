@@ -130,6 +130,9 @@ def _bad_corpus() -> dict[str, tuple[bytes, str]]:
         "polyglot PNG+data after IEND": (png + b"anything at all after IEND", "polyglot"),
         "polyglot GIF+ZIP": (image_bytes("GIF") + _zip_bytes(), "polyglot"),
         "polyglot WebP+ZIP": (image_bytes("WEBP") + _zip_bytes(), "polyglot"),
+        "polyglot HEIC+script": (image_bytes("HEIF") + b"#!/bin/sh\nrm -rf /\n", "polyglot"),
+        "polyglot BMP+HTML": (image_bytes("BMP") + b"<html><script>1</script>", "polyglot"),
+        "polyglot TIFF+ZIP": (image_bytes("TIFF") + _zip_bytes(), "polyglot"),
         "PHP in a JPEG comment": (
             jpeg[:2] + b"\xff\xfe\x00\x13<?php system(1);?>" + jpeg[2:],
             "polyglot",
