@@ -59,7 +59,7 @@ class VideoInfo:
 @dataclass(frozen=True, eq=False)
 class SampledFrame:
     index: int  # 0, 1, 2 ... in sampling order
-    time_s: float  # seconds from the first frame
+    time_s: float  # seconds on the player's timeline (from the container's start)
     image: np.ndarray  # (H, W, 3) RGB uint8, contiguous
 
 
@@ -96,10 +96,12 @@ def sample_frames(
     max_duration_s: float | None = None,
 ) -> Iterator[SampledFrame]:
     """Decode ``path`` sequentially (no seeking) and yield one frame per
-    ``1/fps`` seconds of video time: the first frame at or after each
-    multiple of ``1/fps``. Frames are downscaled so the longer side is at
-    most ``max_side`` (aspect preserved, never upscaled) and turned upright
-    when the file stores a display rotation (phone videos).
+    ``1/fps`` seconds of video time: the first picture, then the first frame
+    at or after each further ``1/fps``. Times count from the container's
+    start, as a browser's ``currentTime`` does (a page can seek to a track).
+    Frames are downscaled so the longer side is at most ``max_side`` (aspect
+    preserved, never upscaled) and turned upright when the file stores a
+    display rotation (phone videos).
 
     ``timeout_s`` bounds the time spent *waiting for the decoder*; the time
     the caller spends between frames does not count (the child just blocks

@@ -173,10 +173,14 @@ def sample(av, out, cfg: dict) -> None:
         _send_json(out, b"INFO", info)
         stream = container.streams.video[0]
         stream.codec_context.thread_count = cfg["threads"]
-        start = None
+        # Times are on the player's timeline: from the container's start (the
+        # earliest stream), as browsers count; the video may begin later
+        # (the Hamilton clip's first picture is at 0.84 s).
+        start = container.start_time / 1_000_000 if container.start_time is not None else None
         next_time = 0.0
         index = 0
         decoded = 0
+        first_time = None
         last_time = 0.0
         step = 1.0 / fps
         try:
@@ -187,7 +191,8 @@ def sample(av, out, cfg: dict) -> None:
                     t = (decoded - 1) / (info["fps"] or 25.0)
                 if start is None:
                     start = t
-                t -= start
+                t = max(0.0, t - start)
+                first_time = t if first_time is None else first_time
                 last_time = max(last_time, t)
                 if max_duration_s is not None and t > max_duration_s:
                     raise _Refused(
@@ -203,7 +208,8 @@ def sample(av, out, cfg: dict) -> None:
                         f"The video has more than {max_frames} frames at {fps:g} frames per "
                         "second.",
                     )
-                next_time = (math.floor(t / step + 1e-6) + 1) * step
+                # The grid starts at the first picture: first + k / fps.
+                next_time = first_time + (math.floor((t - first_time) / step + 1e-6) + 1) * step
                 width, height = _target_size(frame.width, frame.height, cfg["max_side"])
                 rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
                 turns = _quarter_turns(frame)
@@ -225,7 +231,7 @@ def sample(av, out, cfg: dict) -> None:
         if index == 0:
             _no_frames()
         declared = info["duration_s"]
-        if declared > 2.0 and last_time < 0.9 * declared - 0.5:
+        if declared > 2.0 and last_time - (first_time or 0.0) < 0.9 * declared - 0.5:
             raise _Refused(
                 "video-undecodable",
                 f"The video stops at {last_time:.1f} s but declares {declared:.1f} s: "
