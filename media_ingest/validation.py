@@ -68,6 +68,9 @@ class MediaRejected(Exception):
         self.reason = reason
         self.code = code
 
+    def __reduce__(self):  # picklable across processes (task queues, result backends)
+        return (type(self), (self.reason, self.code))
+
     def __repr__(self) -> str:
         return f"MediaRejected(code={self.code!r}, reason={self.reason!r})"
 

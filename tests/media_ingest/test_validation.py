@@ -195,3 +195,15 @@ def test_real_photos_are_accepted():
     assert len(paths) > 50
     for path in paths:
         validate_image(path, max_bytes=50_000_000, max_pixels=100_000_000)
+
+
+def test_media_rejected_survives_pickling():
+    import pickle
+
+    rejected = MediaRejected("The file is empty (0 bytes).", "empty")
+    copy = pickle.loads(pickle.dumps(rejected))  # noqa: S301 - our own bytes
+    assert (copy.reason, copy.code, str(copy)) == (
+        "The file is empty (0 bytes).",
+        "empty",
+        copy.reason,
+    )
