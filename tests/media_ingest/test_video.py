@@ -7,13 +7,14 @@ import os
 import signal
 import struct
 import time
+from pathlib import Path
 
 import av
 import numpy as np
 import psutil
 import pytest
 
-from media_ingest.validation import REJECTION_CODES, MediaRejected
+from media_ingest.validation import REJECTION_CODES, MediaRejected, sniff_media
 from media_ingest.video import probe_video, sample_frames
 from tests.media_ingest.media import HAMILTON, VIDEO_NAMES, video_path
 
@@ -158,3 +159,55 @@ def test_phone_rotation_is_applied(tmp_path):
     upright = list(sample_frames(portrait, fps=1.0, timeout_s=30))[3].image
     sideways = list(sample_frames(video_path(HAMILTON), fps=1.0, timeout_s=30))[3].image
     assert np.array_equal(upright, np.rot90(sideways, -1))  # clockwise
+
+
+def _encode(path, codec: str, pix_fmt: str = "yuv420p", frames: int = 10) -> None:
+    gradient = np.linspace(0, 255, 320, dtype=np.uint8)
+    with av.open(str(path), "w") as target:
+        stream = target.add_stream(codec, rate=5)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, pix_fmt
+        for i in range(frames):
+            image = np.ascontiguousarray(np.broadcast_to(gradient[None, :, None], (180, 320, 3)))
+            image = np.roll(image, 8 * i, axis=1)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                target.mux(packet)
+        for packet in stream.encode():
+            target.mux(packet)
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "mime"),
+    [
+        ("clip.webm", "libvpx", "yuv420p", "video/webm"),
+        ("clip.mkv", "mpeg4", "yuv420p", "video/x-matroska"),
+        ("clip.avi", "mpeg4", "yuv420p", "video/x-msvideo"),
+        ("clip.mov", "mjpeg", "yuvj420p", "video/quicktime"),
+    ],
+)
+def test_every_container_is_sniffed_probed_and_sampled(tmp_path, name, codec, pix_fmt, mime):
+    path = tmp_path / name
+    _encode(path, codec, pix_fmt)
+    assert sniff_media(path).mime == mime
+    info = probe_video(path, timeout_s=30)
+    assert (info.width, info.height, info.duration_s) == (320, 180, pytest.approx(2.0))
+    frames = list(sample_frames(path, fps=2.0, timeout_s=30))
+    assert [f.time_s for f in frames] == pytest.approx([0.0, 0.6, 1.0, 1.6], abs=0.11)
+    assert {f.image.shape for f in frames} == {(180, 320, 3)}
+
+
+def test_uncommon_codecs_are_refused(tmp_path):
+    path = tmp_path / "clip.avi"
+    _encode(path, "png", "rgb24", frames=2)
+    caught = _refused(lambda: probe_video(path, timeout_s=30))
+    assert caught.code == "video-undecodable" and "'png' codec" in caught.reason
+
+
+def test_the_child_runs_under_resource_limits():
+    frames = sample_frames(video_path(HAMILTON), timeout_s=30, memory_limit_mb=700)
+    next(frames)
+    (worker,) = psutil.Process().children()
+    limits = Path(f"/proc/{worker.pid}/limits").read_text()
+    frames.close()
+    address_space = next(line for line in limits.splitlines() if "address space" in line)
+    assert str(700 * 1024 * 1024) in address_space
+    assert any("cpu time" in line and "unlimited" not in line for line in limits.splitlines())
