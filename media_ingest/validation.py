@@ -113,7 +113,7 @@ _PIL_FORMATS = {
     "image/heic": {"HEIF"},
 }
 
-_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
 _MP4_BRANDS = {
     b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42",
     b"avc1", b"M4V ", b"M4VP", b"mp71", b"dash", b"f4v ", b"MSNV", b"XAVC",
@@ -131,11 +131,12 @@ def _ftyp_kind(head: bytes) -> SniffedMedia | None:
     compatible = {head[i : i + 4] for i in range(16, end - 3, 4)}
     if b"avif" in compatible or major in {b"avif", b"avis"}:
         return None  # AVIF: not on the accepted list
-    if major in _HEIC_BRANDS:
-        if major in {b"mif1", b"msf1"} and not (compatible & (_HEIC_BRANDS - {b"mif1", b"msf1"})):
-            # Bare HEIF container: accept only when it declares an HEVC brand.
-            return HEIC if b"heic" in compatible or not compatible else None
+    if major in _HEVC_BRANDS:
         return HEIC
+    if major in {b"mif1", b"msf1"}:
+        # A generic HEIF container: HEIC only with an HEVC brand beside it
+        # (otherwise it may hold AVIF or JPEG images we do not accept).
+        return HEIC if compatible & _HEVC_BRANDS else None
     if major in _MOV_BRANDS:
         return MOV
     if major in _MP4_BRANDS or compatible & (_MP4_BRANDS - {b"dash"}):

@@ -11,6 +11,7 @@ Protocol on stdout, one message after another: 4-byte tag, little-endian
 uint32 body length, body.
 
 - ``INFO`` JSON: duration_s, width, height, fps, frame_count_estimate, codec
+  (and rotation, when probing)
 - ``FRAM`` ``<Idii`` header (index, time_s, width, height) + RGB24 pixels
 - ``FAIL`` JSON: code, reason (a refusal the parent turns into MediaRejected)
 - ``DONE`` empty: everything was sent
@@ -275,7 +276,7 @@ def sample(av, out, cfg: dict) -> None:
                 body = FRAME_HEADER.pack(index, t, width, height)
                 out.write(MESSAGE_HEADER.pack(b"FRAM", len(body) + rgb.nbytes))
                 out.write(body)
-                out.write(rgb.tobytes())
+                out.write(np.ascontiguousarray(rgb).data)
                 out.flush()
                 index += 1
         except av.FFmpegError as exc:

@@ -72,6 +72,7 @@ def test_container_signatures(head, mime):
     [
         b"BMW is not a bitmap, although it starts with BM",
         b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf",  # AVIF: not accepted
+        b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1miaf",  # HEIF without HEVC
         b"RIFF\x00\x10\x00\x00WAVEfmt ",
         b"<html><body>hi</body></html>",
         b"%PDF-1.7",
