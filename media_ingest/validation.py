@@ -20,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 try:  # HEIC/HEIF (iPhone photos); recognition.imaging registers it too.
@@ -212,12 +213,49 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
     """Check that ``path`` is a complete, decodable, plain image within limits.
 
     In order: empty, over ``max_bytes``, not an accepted image type (sniffed),
-    more than ``max_pixels`` according to the header (before decoding),
-    a payload hidden in or after the image (polyglot), and finally a full
-    decode of the first frame (truncated or corrupt data). Raises
-    MediaRejected; returns the size and the sniffed mime type.
+    a payload hidden in or after the image (polyglot), more than
+    ``max_pixels`` according to the header (before decoding), and finally a
+    full decode of the first frame (truncated or corrupt data). Raises
+    MediaRejected; returns the stored size and the sniffed mime type.
     """
     path = Path(path)
+    sniffed = _check_file(path, max_bytes)
+    width, height = _open_image(path, sniffed, max_pixels, decode=True)
+    return ImageInfo(width=width, height=height, mime=sniffed.mime)
+
+
+def load_validated_image(
+    path: str | os.PathLike, *, max_bytes: int, max_pixels: int
+) -> tuple[ImageInfo, np.ndarray]:
+    """:func:`validate_image`, then the pixels the engines want, decoding
+    once: ``recognition.imaging.load_image`` (upright per EXIF, RGB uint8,
+    contiguous). ImageInfo keeps the stored (pre-EXIF-rotation) size."""
+    from recognition.errors import ImageTooLarge, UndecodableImage
+    from recognition.imaging import load_image
+
+    path = Path(path)
+    sniffed = _check_file(path, max_bytes)
+    width, height = _open_image(path, sniffed, max_pixels, decode=False)
+    try:
+        array = load_image(path, max_pixels=max_pixels)
+    except ImageTooLarge as exc:
+        raise MediaRejected(
+            f"The image is too large to decode safely ({exc}).", "pixel-bomb"
+        ) from exc
+    except UndecodableImage as exc:
+        if "truncated" in str(exc).lower():
+            raise MediaRejected(_TRUNCATED, "truncated") from exc
+        raise MediaRejected(f"The image could not be decoded: {exc}.", "undecodable") from exc
+    return ImageInfo(width=width, height=height, mime=sniffed.mime), array
+
+
+_TRUNCATED = (
+    "The image file is truncated (incomplete upload or copy?); please upload the complete file."
+)
+
+
+def _check_file(path: Path, max_bytes: int) -> SniffedMedia:
+    """Size, type and polyglot checks: everything before Pillow parses."""
     size = _file_size(path)
     if size == 0:
         raise MediaRejected("The file is empty (0 bytes).", "empty")
@@ -232,9 +270,15 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
         )
     if sniffed is HEIC and not HEIF_SUPPORTED:  # pragma: no cover - optional dependency
         raise MediaRejected("HEIC photos are not supported on this server.", "unsupported-type")
-
     _check_polyglot(path, sniffed)
+    return sniffed
 
+
+def _open_image(
+    path: Path, sniffed: SniffedMedia, max_pixels: int, *, decode: bool
+) -> tuple[int, int]:
+    """Header checks with Pillow (format, pixel count), then, if ``decode``,
+    a full decode of the first frame. Returns (width, height)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -246,7 +290,8 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
                     )
                 width, height = im.size
                 _check_pixels(width, height, max_pixels)
-                im.load()  # ImageFile.LOAD_TRUNCATED_IMAGES stays False: truncation raises
+                if decode:
+                    im.load()  # ImageFile.LOAD_TRUNCATED_IMAGES stays False: truncation raises
         except MediaRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -266,13 +311,9 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
             text = str(exc) or type(exc).__name__
             if "truncated" in text.lower() or isinstance(exc, EOFError):
-                raise MediaRejected(
-                    "The image file is truncated (incomplete upload or copy?); "
-                    "please upload the complete file.",
-                    "truncated",
-                ) from exc
+                raise MediaRejected(_TRUNCATED, "truncated") from exc
             raise MediaRejected(f"The image could not be decoded: {text}.", "undecodable") from exc
-    return ImageInfo(width=width, height=height, mime=sniffed.mime)
+    return width, height
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:

@@ -14,7 +14,7 @@ def test_library_imports_without_django():
     code = (
         "import sys\n"
         "import media_ingest.archives, media_ingest.tracking, media_ingest.validation\n"
-        "import media_ingest.video, media_ingest.video_worker\n"
+        "import media_ingest.video, media_ingest.video_worker, recognition.imaging\n"
         "assert not [m for m in sys.modules if m == 'django' or m.startswith('django.')]\n"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}

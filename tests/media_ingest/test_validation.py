@@ -8,12 +8,14 @@ import struct
 import zipfile
 import zlib
 
+import numpy as np
 import pytest
 from PIL import ImageFile
 
 from media_ingest.validation import (
     REJECTION_CODES,
     MediaRejected,
+    load_validated_image,
     sniff_bytes,
     sniff_media,
     validate_image,
@@ -42,6 +44,9 @@ def test_every_image_kind_is_sniffed_and_validated(write, fmt, mime, extension):
     assert (sniffed.kind, sniffed.mime, sniffed.extension) == ("image", mime, extension)
     info = validate_image(path, **LIMITS)
     assert (info.width, info.height, info.mime) == (64, 48, mime)
+    loaded, array = load_validated_image(path, **LIMITS)
+    assert loaded == info
+    assert array.shape == (48, 64, 3) and array.dtype == np.uint8 and array.flags.c_contiguous
 
 
 @pytest.mark.parametrize("name", VIDEO_NAMES)
@@ -143,13 +148,14 @@ def _bad_corpus() -> dict[str, tuple[bytes, str]]:
     }
 
 
+@pytest.mark.parametrize("check", [validate_image, load_validated_image])
 @pytest.mark.parametrize("case", list(_bad_corpus()))
-def test_bad_images_are_refused_with_a_code_and_a_reason(write, case):
+def test_bad_images_are_refused_with_a_code_and_a_reason(write, case, check):
     data, code = _bad_corpus()[case]
     path = write("photo.jpg", data)
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     with pytest.raises(MediaRejected) as caught:
-        validate_image(path, max_bytes=1_000_000, max_pixels=40_000_000)
+        check(path, max_bytes=1_000_000, max_pixels=40_000_000)
     assert caught.value.code == code, caught.value.reason
     assert caught.value.code in REJECTION_CODES
     reason = caught.value.reason
