@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from media_ingest.validation import MediaRejected
+from media_ingest.validation import MediaRejected, SniffedMedia, sniff_media
 from media_ingest.video_worker import FRAME_HEADER, MESSAGE_HEADER
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,36 @@ def probe_video(
                 return VideoInfo(**json.loads(body))
         child.fail_protocol("the decoder sent no video information")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def validate_video(
+    path: str | os.PathLike,
+    *,
+    max_bytes: int,
+    max_duration_s: float | None = None,
+    timeout_s: float = 30.0,
+    memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+) -> tuple[SniffedMedia, VideoInfo]:
+    """The video counterpart of ``validate_image``: empty, over
+    ``max_bytes``, not a sniffed video type, then :func:`probe_video` (opens,
+    decodes the first frame, checks ``max_duration_s``). Raises MediaRejected."""
+    path = Path(path)
+    sniffed = sniff_media(path)  # "empty" / "unsupported-type"
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise MediaRejected(
+            f"The file is {size / 1_000_000:.1f} MB; the limit for videos is "
+            f"{max_bytes / 1_000_000:.1f} MB.",
+            "too-large",
+        )
+    if sniffed.kind != "video":
+        raise MediaRejected(
+            f"Expected a video but this is a photo ({sniffed.mime}).", "unsupported-type"
+        )
+    info = probe_video(
+        path, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb, max_duration_s=max_duration_s
+    )
+    return sniffed, info
 
 
 def sample_frames(

@@ -15,8 +15,8 @@ import psutil
 import pytest
 
 from media_ingest.validation import REJECTION_CODES, MediaRejected, sniff_media
-from media_ingest.video import probe_video, sample_frames
-from tests.media_ingest.media import HAMILTON, VIDEO_NAMES, video_path
+from media_ingest.video import probe_video, sample_frames, validate_video
+from tests.media_ingest.media import HAMILTON, VIDEO_NAMES, image_bytes, video_path
 
 EXPECTED = {  # name: (width, height, codec)
     HAMILTON: (640, 360, "h264"),
@@ -211,3 +211,16 @@ def test_the_child_runs_under_resource_limits():
     address_space = next(line for line in limits.splitlines() if "address space" in line)
     assert str(700 * 1024 * 1024) in address_space
     assert any("cpu time" in line and "unlimited" not in line for line in limits.splitlines())
+
+
+def test_validate_video(write):
+    sniffed, info = validate_video(video_path(HAMILTON), max_bytes=10_000_000)
+    assert (sniffed.mime, info.width) == ("video/mp4", 640)
+    too_big = _refused(lambda: validate_video(video_path(HAMILTON), max_bytes=100_000))
+    assert too_big.code == "too-large"
+    photo = write("photo.mp4", image_bytes("JPEG"))
+    assert _refused(lambda: validate_video(photo, max_bytes=10**9)).code == "unsupported-type"
+    text = write("notes.mp4", b"just text")
+    assert _refused(lambda: validate_video(text, max_bytes=10**9)).code == "unsupported-type"
+    empty = write("empty.mp4", b"")
+    assert _refused(lambda: validate_video(empty, max_bytes=10**9)).code == "empty"
