@@ -1,11 +1,44 @@
 """Fixtures for the ingestion library tests. No database here: media_ingest's
-library modules are plain Python (helpers are in media.py)."""
+library modules are plain Python."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+FACES = SHARED / "data" / "faces"
+VIDEOS = FACES / "videos"
+HAMILTON = "facerec_short_hamilton_clip.mp4"
+VIDEO_NAMES = (HAMILTON, "fnp_video.mp4", "dlib_MOT20-05-raw_even_shorter.mp4")
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared; a missing one is a failure, never a skip."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"test data missing: {path} (../shared must sit beside the checkout)")
+    return path
+
+
+def video_path(name: str = HAMILTON) -> Path:
+    return shared_path("data", "faces", "videos", name)
+
+
+def image_bytes(fmt: str, size: tuple[int, int] = (64, 48), **save_options) -> bytes:
+    """A small noisy RGB image encoded in ``fmt`` (Pillow format name)."""
+    rng = np.random.default_rng(7)
+    array = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(array)
+    if fmt == "GIF":
+        image = image.convert("P")
+    out = io.BytesIO()
+    image.save(out, format=fmt, **save_options)
+    return out.getvalue()
 
 
 @pytest.fixture

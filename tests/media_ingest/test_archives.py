@@ -13,7 +13,7 @@ import pytest
 
 from media_ingest.archives import iter_zip_members, safe_member_name
 from media_ingest.validation import REJECTION_CODES, MediaRejected, sniff_media
-from tests.media_ingest.media import image_bytes
+from tests.media_ingest.conftest import image_bytes
 
 LIMITS = {
     "max_entries": 100,

@@ -8,7 +8,7 @@ import pytest
 
 from media_ingest.tracking import FrameFace, Track, build_tracks, iou
 from media_ingest.video import sample_frames
-from tests.media_ingest.media import HAMILTON, video_path
+from tests.media_ingest.conftest import HAMILTON, video_path
 
 RNG = np.random.default_rng(42)
 

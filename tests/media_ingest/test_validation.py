@@ -20,7 +20,7 @@ from media_ingest.validation import (
     sniff_media,
     validate_image,
 )
-from tests.media_ingest.media import VIDEO_NAMES, image_bytes, shared_path, video_path
+from tests.media_ingest.conftest import VIDEO_NAMES, image_bytes, shared_path, video_path
 
 LIMITS = {"max_bytes": 5_000_000, "max_pixels": 40_000_000}
 

@@ -16,7 +16,7 @@ import pytest
 
 from media_ingest.validation import REJECTION_CODES, MediaRejected, sniff_media
 from media_ingest.video import probe_video, sample_frames, validate_video
-from tests.media_ingest.media import HAMILTON, VIDEO_NAMES, image_bytes, video_path
+from tests.media_ingest.conftest import HAMILTON, VIDEO_NAMES, image_bytes, video_path
 
 EXPECTED = {  # name: (width, height, codec)
     HAMILTON: (640, 360, "h264"),
