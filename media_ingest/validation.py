@@ -20,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 try:  # HEIC/HEIF (iPhone photos); recognition.imaging registers it too.
@@ -68,6 +69,9 @@ class MediaRejected(Exception):
         self.reason = reason
         self.code = code
 
+    def __reduce__(self):  # picklable across processes (task queues, result backends)
+        return (type(self), (self.reason, self.code))
+
     def __repr__(self) -> str:
         return f"MediaRejected(code={self.code!r}, reason={self.reason!r})"
 
@@ -110,7 +114,7 @@ _PIL_FORMATS = {
     "image/heic": {"HEIF"},
 }
 
-_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
 _MP4_BRANDS = {
     b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42",
     b"avc1", b"M4V ", b"M4VP", b"mp71", b"dash", b"f4v ", b"MSNV", b"XAVC",
@@ -128,11 +132,12 @@ def _ftyp_kind(head: bytes) -> SniffedMedia | None:
     compatible = {head[i : i + 4] for i in range(16, end - 3, 4)}
     if b"avif" in compatible or major in {b"avif", b"avis"}:
         return None  # AVIF: not on the accepted list
-    if major in _HEIC_BRANDS:
-        if major in {b"mif1", b"msf1"} and not (compatible & (_HEIC_BRANDS - {b"mif1", b"msf1"})):
-            # Bare HEIF container: accept only when it declares an HEVC brand.
-            return HEIC if b"heic" in compatible or not compatible else None
+    if major in _HEVC_BRANDS:
         return HEIC
+    if major in {b"mif1", b"msf1"}:
+        # A generic HEIF container: HEIC only with an HEVC brand beside it
+        # (otherwise it may hold AVIF or JPEG images we do not accept).
+        return HEIC if compatible & _HEVC_BRANDS else None
     if major in _MOV_BRANDS:
         return MOV
     if major in _MP4_BRANDS or compatible & (_MP4_BRANDS - {b"dash"}):
@@ -208,12 +213,49 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
     """Check that ``path`` is a complete, decodable, plain image within limits.
 
     In order: empty, over ``max_bytes``, not an accepted image type (sniffed),
-    more than ``max_pixels`` according to the header (before decoding),
-    a payload hidden in or after the image (polyglot), and finally a full
-    decode of the first frame (truncated or corrupt data). Raises
-    MediaRejected; returns the size and the sniffed mime type.
+    a payload hidden in or after the image (polyglot), more than
+    ``max_pixels`` according to the header (before decoding), and finally a
+    full decode of the first frame (truncated or corrupt data). Raises
+    MediaRejected; returns the stored size and the sniffed mime type.
     """
     path = Path(path)
+    sniffed = _check_file(path, max_bytes)
+    width, height = _open_image(path, sniffed, max_pixels, decode=True)
+    return ImageInfo(width=width, height=height, mime=sniffed.mime)
+
+
+def load_validated_image(
+    path: str | os.PathLike, *, max_bytes: int, max_pixels: int
+) -> tuple[ImageInfo, np.ndarray]:
+    """:func:`validate_image`, then the pixels the engines want, decoding
+    once: ``recognition.imaging.load_image`` (upright per EXIF, RGB uint8,
+    contiguous). ImageInfo keeps the stored (pre-EXIF-rotation) size."""
+    from recognition.errors import ImageTooLarge, UndecodableImage
+    from recognition.imaging import load_image
+
+    path = Path(path)
+    sniffed = _check_file(path, max_bytes)
+    width, height = _open_image(path, sniffed, max_pixels, decode=False)
+    try:
+        array = load_image(path, max_pixels=max_pixels)
+    except ImageTooLarge as exc:
+        raise MediaRejected(
+            f"The image is too large to decode safely ({exc}).", "pixel-bomb"
+        ) from exc
+    except UndecodableImage as exc:
+        if "truncated" in str(exc).lower():
+            raise MediaRejected(_TRUNCATED, "truncated") from exc
+        raise MediaRejected(f"The image could not be decoded: {exc}.", "undecodable") from exc
+    return ImageInfo(width=width, height=height, mime=sniffed.mime), array
+
+
+_TRUNCATED = (
+    "The image file is truncated (incomplete upload or copy?); please upload the complete file."
+)
+
+
+def _check_file(path: Path, max_bytes: int) -> SniffedMedia:
+    """Size, type and polyglot checks: everything before Pillow parses."""
     size = _file_size(path)
     if size == 0:
         raise MediaRejected("The file is empty (0 bytes).", "empty")
@@ -228,9 +270,15 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
         )
     if sniffed is HEIC and not HEIF_SUPPORTED:  # pragma: no cover - optional dependency
         raise MediaRejected("HEIC photos are not supported on this server.", "unsupported-type")
-
     _check_polyglot(path, sniffed)
+    return sniffed
 
+
+def _open_image(
+    path: Path, sniffed: SniffedMedia, max_pixels: int, *, decode: bool
+) -> tuple[int, int]:
+    """Header checks with Pillow (format, pixel count), then, if ``decode``,
+    a full decode of the first frame. Returns (width, height)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -242,7 +290,8 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
                     )
                 width, height = im.size
                 _check_pixels(width, height, max_pixels)
-                im.load()  # ImageFile.LOAD_TRUNCATED_IMAGES stays False: truncation raises
+                if decode:
+                    im.load()  # ImageFile.LOAD_TRUNCATED_IMAGES stays False: truncation raises
         except MediaRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -262,13 +311,9 @@ def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) 
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
             text = str(exc) or type(exc).__name__
             if "truncated" in text.lower() or isinstance(exc, EOFError):
-                raise MediaRejected(
-                    "The image file is truncated (incomplete upload or copy?); "
-                    "please upload the complete file.",
-                    "truncated",
-                ) from exc
+                raise MediaRejected(_TRUNCATED, "truncated") from exc
             raise MediaRejected(f"The image could not be decoded: {text}.", "undecodable") from exc
-    return ImageInfo(width=width, height=height, mime=sniffed.mime)
+    return width, height
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
@@ -315,20 +360,25 @@ def _check_polyglot(path: Path, sniffed: SniffedMedia) -> None:
     format's end marker, an embedded ZIP directory, or active markup."""
     name = sniffed.mime.split("/")[1].upper()
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        match = _ACTIVE_CONTENT.search(data)
+        end, regions = _structure(data, sniffed)
+        if regions is None:
+            match = _ACTIVE_CONTENT.search(data)
+        else:  # only metadata: compressed pixels could match by chance
+            match = next((m for a, b in regions if (m := _ACTIVE_CONTENT.search(data, a, b))), None)
         if match:
             raise MediaRejected(
                 f"The {name} image contains embedded web markup or script "
                 f"({match.group(0).decode('latin-1')!r}); such files are refused.",
                 "polyglot",
             )
-        end = _end_of_image(data, sniffed)
         if end is not None and end < len(data):
             trailer_size = len(data) - end
             head = data[end : end + 65536]
             if trailer_size > len(head) or any(b not in _PADDING for b in head):
                 start = head.lstrip(bytes(_PADDING))
                 kind = next((w for magic, w in _PAYLOAD_MAGIC if start.startswith(magic)), "data")
+                if kind == "data" and _ACTIVE_CONTENT.search(head):
+                    kind = "web markup or script"
                 raise MediaRejected(
                     f"The {name} image has {trailer_size:,} bytes of {kind} hidden after its end; "
                     "files that are an image and something else at once are refused.",
@@ -340,31 +390,60 @@ def _check_polyglot(path: Path, sniffed: SniffedMedia) -> None:
         )
 
 
-def _end_of_image(data, sniffed: SniffedMedia) -> int | None:
-    """Offset just past the image's own data, or None if the format has no
-    reliable end (TIFF, HEIC) or the structure is too broken to tell (the
-    decoder reports that)."""
+def _structure(data, sniffed: SniffedMedia) -> tuple[int | None, list[tuple[int, int]] | None]:
+    """(offset just past the image's own data, metadata regions to scan for
+    markup). The offset is None if the format has no reliable end (TIFF) or
+    the structure is too broken to tell (the decoder reports that); regions
+    is None when the whole file must be scanned."""
+    regions: list[tuple[int, int]] = []
     try:
         if sniffed is JPEG:
-            return _jpeg_end(data)
+            end = _jpeg_end(data, regions)
+            return end, regions if end is not None else None
         if sniffed is PNG:
-            return _png_end(data)
+            end = _png_end(data, regions)
+            return end, regions if end is not None else None
         if sniffed is GIF:
-            return _gif_end(data)
+            return _gif_end(data), None
         if sniffed is WEBP:
             riff_size = struct.unpack("<I", data[4:8])[0]
-            return 8 + riff_size + (riff_size & 1)
+            return 8 + riff_size + (riff_size & 1), None
         if sniffed is BMP:
             declared = struct.unpack("<I", data[2:6])[0]
-            return declared if declared >= 26 else None
+            return (declared if declared >= 26 else None), None
+        if sniffed is HEIC:
+            return _bmff_end(data), None
     except (struct.error, IndexError):
-        return None
-    return None
+        return None, None
+    return None, None
 
 
-def _jpeg_end(data) -> int | None:
+_BMFF_TOP_LEVEL = frozenset(
+    b"ftyp meta mdat free skip moov moof mfra uuid styp sidx wide pdin prft emsg meco idat".split()
+)
+
+
+def _bmff_end(data) -> int | None:
+    """Just past the last top-level ISO-BMFF box (HEIC), or None if a box
+    runs past the end of the file (truncated: the decoder says so)."""
+    pos, n = 0, len(data)
+    while pos + 8 <= n:
+        size = struct.unpack(">I", data[pos : pos + 4])[0]
+        box_type = data[pos + 4 : pos + 8]
+        if size == 1 and pos + 16 <= n:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+        elif size == 0:
+            return n  # the last box runs to the end of the file
+        if size < 8 or box_type not in _BMFF_TOP_LEVEL:
+            return pos  # not a box of an image file: whatever follows the image
+        pos += size
+    return pos if pos <= n else None
+
+
+def _jpeg_end(data, regions: list[tuple[int, int]]) -> int | None:
     """Walk JPEG segments and entropy-coded scans to just past the first EOI
-    that ends the main image (EXIF thumbnails live inside APP1 and are skipped)."""
+    that ends the main image (EXIF thumbnails live inside APP1 and are skipped).
+    Appends the marker segments (metadata, tables, comments) to ``regions``."""
     n = len(data)
     pos = 2  # after SOI
     while pos + 4 <= n:
@@ -380,6 +459,7 @@ def _jpeg_end(data) -> int | None:
             pos += 2
             continue
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        regions.append((pos, pos + 2 + length))
         pos += 2 + length
         if marker == 0xDA:  # start of scan: skip entropy-coded data
             while True:
@@ -396,12 +476,15 @@ def _jpeg_end(data) -> int | None:
     return None
 
 
-def _png_end(data) -> int | None:
+def _png_end(data, regions: list[tuple[int, int]]) -> int | None:
+    """Just past IEND; appends every chunk but IDAT (pixels) to ``regions``."""
     pos = 8
     n = len(data)
     while pos + 12 <= n:
         length = struct.unpack(">I", data[pos : pos + 4])[0]
         ctype = data[pos + 4 : pos + 8]
+        if ctype != b"IDAT":
+            regions.append((pos, pos + 12 + length))
         pos += 12 + length
         if ctype == b"IEND":
             return pos

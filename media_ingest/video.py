@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from media_ingest.validation import MediaRejected
+from media_ingest.validation import MediaRejected, SniffedMedia, sniff_media
 from media_ingest.video_worker import FRAME_HEADER, MESSAGE_HEADER
 
 logger = logging.getLogger(__name__)
@@ -53,12 +53,13 @@ class VideoInfo:
     fps: float
     frame_count_estimate: int
     codec: str
+    rotation: int = 0  # degrees counter-clockwise applied for display (0/90/180/270)
 
 
 @dataclass(frozen=True, eq=False)
 class SampledFrame:
     index: int  # 0, 1, 2 ... in sampling order
-    time_s: float  # seconds from the first frame
+    time_s: float  # seconds on the player's timeline (from the container's start)
     image: np.ndarray  # (H, W, 3) RGB uint8, contiguous
 
 
@@ -70,6 +71,7 @@ def probe_video(
     max_duration_s: float | None = None,
 ) -> VideoInfo:
     """Container facts for ``path``, after proving the first frame decodes.
+    ``width``/``height`` are as displayed (after the rotation phones store).
 
     Raises MediaRejected: "video-undecodable", "video-timeout",
     "video-crashed", or "video-too-long" (longer than ``max_duration_s``).
@@ -83,6 +85,36 @@ def probe_video(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def validate_video(
+    path: str | os.PathLike,
+    *,
+    max_bytes: int,
+    max_duration_s: float | None = None,
+    timeout_s: float = 30.0,
+    memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+) -> tuple[SniffedMedia, VideoInfo]:
+    """The video counterpart of ``validate_image``: empty, over
+    ``max_bytes``, not a sniffed video type, then :func:`probe_video` (opens,
+    decodes the first frame, checks ``max_duration_s``). Raises MediaRejected."""
+    path = Path(path)
+    sniffed = sniff_media(path)  # "empty" / "unsupported-type"
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise MediaRejected(
+            f"The file is {size / 1_000_000:.1f} MB; the limit for videos is "
+            f"{max_bytes / 1_000_000:.1f} MB.",
+            "too-large",
+        )
+    if sniffed.kind != "video":
+        raise MediaRejected(
+            f"Expected a video but this is a photo ({sniffed.mime}).", "unsupported-type"
+        )
+    info = probe_video(
+        path, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb, max_duration_s=max_duration_s
+    )
+    return sniffed, info
+
+
 def sample_frames(
     path: str | os.PathLike,
     *,
@@ -94,9 +126,12 @@ def sample_frames(
     max_duration_s: float | None = None,
 ) -> Iterator[SampledFrame]:
     """Decode ``path`` sequentially (no seeking) and yield one frame per
-    ``1/fps`` seconds of video time: the first frame at or after each
-    multiple of ``1/fps``. Frames are downscaled so the longer side is at
-    most ``max_side`` (aspect preserved, never upscaled).
+    ``1/fps`` seconds of video time: the first picture, then the first frame
+    at or after each further ``1/fps``. Times count from the container's
+    start, as a browser's ``currentTime`` does (a page can seek to a track).
+    Frames are downscaled so the longer side is at most ``max_side`` (aspect
+    preserved, never upscaled) and turned upright when the file stores a
+    display rotation (phone videos).
 
     ``timeout_s`` bounds the time spent *waiting for the decoder*; the time
     the caller spends between frames does not count (the child just blocks
@@ -171,6 +206,8 @@ class _Child:
         )
         self._fd = self.proc.stdout.fileno()
         os.set_blocking(self._fd, False)
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
 
     def __enter__(self) -> _Child:
         return self
@@ -207,7 +244,7 @@ class _Child:
             if remaining <= 0:
                 self._timed_out()
             started = time.monotonic()
-            ready, _, _ = select.select([self._fd], [], [], remaining)
+            ready = self._poll.poll(remaining * 1000)  # poll, not select: fds may be > 1024
             self.waited += time.monotonic() - started
             if not ready:
                 continue  # loops to _timed_out

@@ -11,6 +11,7 @@ Protocol on stdout, one message after another: 4-byte tag, little-endian
 uint32 body length, body.
 
 - ``INFO`` JSON: duration_s, width, height, fps, frame_count_estimate, codec
+  (and rotation, when probing)
 - ``FRAM`` ``<Idii`` header (index, time_s, width, height) + RGB24 pixels
 - ``FAIL`` JSON: code, reason (a refusal the parent turns into MediaRejected)
 - ``DONE`` empty: everything was sent
@@ -57,9 +58,59 @@ def _send_json(out, tag: bytes, payload: dict) -> None:
     out.flush()
 
 
+# Decoders for camera, phone and web video. FFmpeg ships hundreds of rarely
+# used decoders; each one left out is attack surface left out.
+ALLOWED_CODECS = frozenset(
+    [
+        "h264",
+        "hevc",
+        "vp8",
+        "vp9",
+        "av1",
+        "libdav1d",
+        "mpeg4",
+        "msmpeg4v2",
+        "msmpeg4v3",
+        "mpeg1video",
+        "mpeg2video",
+        "mjpeg",
+        "prores",
+        "dvvideo",
+        "h263",
+        "theora",
+        "wmv1",
+        "wmv2",
+        "wmv3",
+        "vc1",
+    ]
+)
+
+
+def _demuxer(path: str) -> str:
+    """The FFmpeg demuxer for the container the bytes say this is. Forcing it
+    stops FFmpeg from probing other formats: an "MP4" that is really an HLS
+    playlist or a concat script could make it read other files."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if head[4:8] == b"ftyp":
+        return "mov"  # MP4, MOV (and the HEIC family, which has no video track)
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"  # MKV and WebM
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    raise _Refused("video-undecodable", "The file is not an MP4, MOV, MKV, WebM or AVI video.")
+
+
 def _open(av, path: str):
+    demuxer = _demuxer(path)
     try:
-        container = av.open(path, mode="r", metadata_errors="ignore")
+        container = av.open(
+            path,
+            mode="r",
+            format=demuxer,
+            options={"protocol_whitelist": "file"},
+            metadata_errors="ignore",
+        )
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise _Refused(
             "video-undecodable", f"The file cannot be opened as a video ({_short(exc)})."
@@ -67,6 +118,12 @@ def _open(av, path: str):
     if not container.streams.video:
         container.close()
         raise _Refused("video-undecodable", "The file contains no video stream.")
+    codec = container.streams.video[0].codec_context.name
+    if codec not in ALLOWED_CODECS:
+        container.close()
+        raise _Refused(
+            "video-undecodable", f"The video uses the {codec!r} codec, which Facet does not decode."
+        )
     return container
 
 
@@ -117,7 +174,7 @@ def probe(av, out, cfg: dict) -> None:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = cfg["threads"]
         try:  # the first frame proves the codec can decode it
-            next(container.decode(stream), None) or _no_frames()
+            first = next(container.decode(stream), None) or _no_frames()
         except av.FFmpegError as exc:
             _raise_if_out_of_memory(cfg)
             raise _Refused(
@@ -125,7 +182,18 @@ def probe(av, out, cfg: dict) -> None:
             ) from exc
         if not (info["width"] and info["height"]):
             raise _Refused("video-undecodable", "The video has no picture size.")
+        info["rotation"] = _quarter_turns(first) * 90
+        if info["rotation"] in (90, 270):  # report the size as displayed
+            info["width"], info["height"] = info["height"], info["width"]
     _send_json(out, b"INFO", info)
+
+
+def _quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns that make ``frame`` upright: phones
+    record sideways and store a display matrix (PyAV's ``rotation``, degrees
+    counter-clockwise; an iPhone portrait clip says -90, i.e. turn clockwise)."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return round(rotation / 90) % 4
 
 
 def _raise_if_out_of_memory(cfg: dict) -> None:
@@ -146,6 +214,8 @@ def _no_frames():
 
 
 def sample(av, out, cfg: dict) -> None:
+    import numpy as np  # imported after the limits are set, like av
+
     fps, max_frames = cfg["fps"], cfg["max_frames"]
     max_duration_s = cfg.get("max_duration_s")
     with _open(av, cfg["path"]) as container:
@@ -160,10 +230,14 @@ def sample(av, out, cfg: dict) -> None:
         _send_json(out, b"INFO", info)
         stream = container.streams.video[0]
         stream.codec_context.thread_count = cfg["threads"]
-        start = None
+        # Times are on the player's timeline: from the container's start (the
+        # earliest stream), as browsers count; the video may begin later
+        # (the Hamilton clip's first picture is at 0.84 s).
+        start = container.start_time / 1_000_000 if container.start_time is not None else None
         next_time = 0.0
         index = 0
         decoded = 0
+        first_time = None
         last_time = 0.0
         step = 1.0 / fps
         try:
@@ -174,7 +248,8 @@ def sample(av, out, cfg: dict) -> None:
                     t = (decoded - 1) / (info["fps"] or 25.0)
                 if start is None:
                     start = t
-                t -= start
+                t = max(0.0, t - start)
+                first_time = t if first_time is None else first_time
                 last_time = max(last_time, t)
                 if max_duration_s is not None and t > max_duration_s:
                     raise _Refused(
@@ -190,13 +265,18 @@ def sample(av, out, cfg: dict) -> None:
                         f"The video has more than {max_frames} frames at {fps:g} frames per "
                         "second.",
                     )
-                next_time = (math.floor(t / step + 1e-6) + 1) * step
+                # The grid starts at the first picture: first + k / fps.
+                next_time = first_time + (math.floor((t - first_time) / step + 1e-6) + 1) * step
                 width, height = _target_size(frame.width, frame.height, cfg["max_side"])
                 rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                turns = _quarter_turns(frame)
+                if turns:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+                height, width = rgb.shape[:2]
                 body = FRAME_HEADER.pack(index, t, width, height)
                 out.write(MESSAGE_HEADER.pack(b"FRAM", len(body) + rgb.nbytes))
                 out.write(body)
-                out.write(rgb.tobytes())
+                out.write(np.ascontiguousarray(rgb).data)
                 out.flush()
                 index += 1
         except av.FFmpegError as exc:
@@ -208,7 +288,7 @@ def sample(av, out, cfg: dict) -> None:
         if index == 0:
             _no_frames()
         declared = info["duration_s"]
-        if declared > 2.0 and last_time < 0.9 * declared - 0.5:
+        if declared > 2.0 and last_time - (first_time or 0.0) < 0.9 * declared - 0.5:
             raise _Refused(
                 "video-undecodable",
                 f"The video stops at {last_time:.1f} s but declares {declared:.1f} s: "

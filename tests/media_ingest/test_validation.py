@@ -8,12 +8,14 @@ import struct
 import zipfile
 import zlib
 
+import numpy as np
 import pytest
 from PIL import ImageFile
 
 from media_ingest.validation import (
     REJECTION_CODES,
     MediaRejected,
+    load_validated_image,
     sniff_bytes,
     sniff_media,
     validate_image,
@@ -42,6 +44,9 @@ def test_every_image_kind_is_sniffed_and_validated(write, fmt, mime, extension):
     assert (sniffed.kind, sniffed.mime, sniffed.extension) == ("image", mime, extension)
     info = validate_image(path, **LIMITS)
     assert (info.width, info.height, info.mime) == (64, 48, mime)
+    loaded, array = load_validated_image(path, **LIMITS)
+    assert loaded == info
+    assert array.shape == (48, 64, 3) and array.dtype == np.uint8 and array.flags.c_contiguous
 
 
 @pytest.mark.parametrize("name", VIDEO_NAMES)
@@ -72,6 +77,7 @@ def test_container_signatures(head, mime):
     [
         b"BMW is not a bitmap, although it starts with BM",
         b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf",  # AVIF: not accepted
+        b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1miaf",  # HEIF without HEVC
         b"RIFF\x00\x10\x00\x00WAVEfmt ",
         b"<html><body>hi</body></html>",
         b"%PDF-1.7",
@@ -130,6 +136,9 @@ def _bad_corpus() -> dict[str, tuple[bytes, str]]:
         "polyglot PNG+data after IEND": (png + b"anything at all after IEND", "polyglot"),
         "polyglot GIF+ZIP": (image_bytes("GIF") + _zip_bytes(), "polyglot"),
         "polyglot WebP+ZIP": (image_bytes("WEBP") + _zip_bytes(), "polyglot"),
+        "polyglot HEIC+script": (image_bytes("HEIF") + b"#!/bin/sh\nrm -rf /\n", "polyglot"),
+        "polyglot BMP+HTML": (image_bytes("BMP") + b"<html><script>1</script>", "polyglot"),
+        "polyglot TIFF+ZIP": (image_bytes("TIFF") + _zip_bytes(), "polyglot"),
         "PHP in a JPEG comment": (
             jpeg[:2] + b"\xff\xfe\x00\x13<?php system(1);?>" + jpeg[2:],
             "polyglot",
@@ -139,13 +148,14 @@ def _bad_corpus() -> dict[str, tuple[bytes, str]]:
     }
 
 
+@pytest.mark.parametrize("check", [validate_image, load_validated_image])
 @pytest.mark.parametrize("case", list(_bad_corpus()))
-def test_bad_images_are_refused_with_a_code_and_a_reason(write, case):
+def test_bad_images_are_refused_with_a_code_and_a_reason(write, case, check):
     data, code = _bad_corpus()[case]
     path = write("photo.jpg", data)
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     with pytest.raises(MediaRejected) as caught:
-        validate_image(path, max_bytes=1_000_000, max_pixels=40_000_000)
+        check(path, max_bytes=1_000_000, max_pixels=40_000_000)
     assert caught.value.code == code, caught.value.reason
     assert caught.value.code in REJECTION_CODES
     reason = caught.value.reason
@@ -192,3 +202,15 @@ def test_real_photos_are_accepted():
     assert len(paths) > 50
     for path in paths:
         validate_image(path, max_bytes=50_000_000, max_pixels=100_000_000)
+
+
+def test_media_rejected_survives_pickling():
+    import pickle
+
+    rejected = MediaRejected("The file is empty (0 bytes).", "empty")
+    copy = pickle.loads(pickle.dumps(rejected))  # noqa: S301 - our own bytes
+    assert (copy.reason, copy.code, str(copy)) == (
+        "The file is empty (0 bytes).",
+        "empty",
+        copy.reason,
+    )

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import time
+from pathlib import Path
 
 import av
 import numpy as np
 import psutil
 import pytest
 
-from media_ingest.validation import REJECTION_CODES, MediaRejected
-from media_ingest.video import probe_video, sample_frames
-from tests.media_ingest.conftest import HAMILTON, VIDEO_NAMES, video_path
+from media_ingest.validation import REJECTION_CODES, MediaRejected, sniff_media
+from media_ingest.video import probe_video, sample_frames, validate_video
+from tests.media_ingest.conftest import HAMILTON, VIDEO_NAMES, image_bytes, video_path
 
 EXPECTED = {  # name: (width, height, codec)
     HAMILTON: (640, 360, "h264"),
@@ -39,7 +41,10 @@ def test_hamilton_clip_sampled_at_two_fps():
     assert abs(len(frames) - info.duration_s * 2) <= 2
     assert [f.index for f in frames] == list(range(len(frames)))
     times = [f.time_s for f in frames]
-    assert times[0] == pytest.approx(0.0, abs=0.05)
+    # The picture starts 0.84 s into the clip (audio first): times are on the
+    # player's timeline, so a page can seek to them.
+    assert times[0] == pytest.approx(0.844, abs=0.02)
+    assert times[-1] <= info.duration_s + 1.0
     assert times == sorted(set(times))  # strictly increasing
     gaps = np.diff(times)
     assert gaps.min() > 0.4 and gaps.max() < 0.6
@@ -136,3 +141,86 @@ def test_closing_the_iterator_early_kills_the_child():
     (worker,) = psutil.Process().children()
     frames.close()
     assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+
+
+def test_phone_rotation_is_applied(tmp_path):
+    """An iPhone portrait clip stores frames sideways with a display matrix
+    (tkhd a=0 b=1 c=-1 d=0): players turn them 90 degrees clockwise."""
+    data = bytearray(video_path(HAMILTON).read_bytes())
+    tkhd = data.index(b"tkhd")  # the first track is the video track
+    assert data[tkhd + 4] == 0  # version 0 layout
+    matrix = tkhd + 4 + 4 + 20 + 16
+    struct.pack_into(">9i", data, matrix, 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    portrait = tmp_path / "portrait.mp4"
+    portrait.write_bytes(bytes(data))
+
+    info = probe_video(portrait, timeout_s=30)
+    assert (info.width, info.height, info.rotation) == (360, 640, 270)
+    upright = list(sample_frames(portrait, fps=1.0, timeout_s=30))[3].image
+    sideways = list(sample_frames(video_path(HAMILTON), fps=1.0, timeout_s=30))[3].image
+    assert np.array_equal(upright, np.rot90(sideways, -1))  # clockwise
+
+
+def _encode(path, codec: str, pix_fmt: str = "yuv420p", frames: int = 10) -> None:
+    gradient = np.linspace(0, 255, 320, dtype=np.uint8)
+    with av.open(str(path), "w") as target:
+        stream = target.add_stream(codec, rate=5)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, pix_fmt
+        for i in range(frames):
+            image = np.ascontiguousarray(np.broadcast_to(gradient[None, :, None], (180, 320, 3)))
+            image = np.roll(image, 8 * i, axis=1)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                target.mux(packet)
+        for packet in stream.encode():
+            target.mux(packet)
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "mime"),
+    [
+        ("clip.webm", "libvpx", "yuv420p", "video/webm"),
+        ("clip.mkv", "mpeg4", "yuv420p", "video/x-matroska"),
+        ("clip.avi", "mpeg4", "yuv420p", "video/x-msvideo"),
+        ("clip.mov", "mjpeg", "yuvj420p", "video/quicktime"),
+    ],
+)
+def test_every_container_is_sniffed_probed_and_sampled(tmp_path, name, codec, pix_fmt, mime):
+    path = tmp_path / name
+    _encode(path, codec, pix_fmt)
+    assert sniff_media(path).mime == mime
+    info = probe_video(path, timeout_s=30)
+    assert (info.width, info.height, info.duration_s) == (320, 180, pytest.approx(2.0))
+    frames = list(sample_frames(path, fps=2.0, timeout_s=30))
+    assert [f.time_s for f in frames] == pytest.approx([0.0, 0.6, 1.0, 1.6], abs=0.11)
+    assert {f.image.shape for f in frames} == {(180, 320, 3)}
+
+
+def test_uncommon_codecs_are_refused(tmp_path):
+    path = tmp_path / "clip.avi"
+    _encode(path, "png", "rgb24", frames=2)
+    caught = _refused(lambda: probe_video(path, timeout_s=30))
+    assert caught.code == "video-undecodable" and "'png' codec" in caught.reason
+
+
+def test_the_child_runs_under_resource_limits():
+    frames = sample_frames(video_path(HAMILTON), timeout_s=30, memory_limit_mb=700)
+    next(frames)
+    (worker,) = psutil.Process().children()
+    limits = Path(f"/proc/{worker.pid}/limits").read_text()
+    frames.close()
+    address_space = next(line for line in limits.splitlines() if "address space" in line)
+    assert str(700 * 1024 * 1024) in address_space
+    assert any("cpu time" in line and "unlimited" not in line for line in limits.splitlines())
+
+
+def test_validate_video(write):
+    sniffed, info = validate_video(video_path(HAMILTON), max_bytes=10_000_000)
+    assert (sniffed.mime, info.width) == ("video/mp4", 640)
+    too_big = _refused(lambda: validate_video(video_path(HAMILTON), max_bytes=100_000))
+    assert too_big.code == "too-large"
+    photo = write("photo.mp4", image_bytes("JPEG"))
+    assert _refused(lambda: validate_video(photo, max_bytes=10**9)).code == "unsupported-type"
+    text = write("notes.mp4", b"just text")
+    assert _refused(lambda: validate_video(text, max_bytes=10**9)).code == "unsupported-type"
+    empty = write("empty.mp4", b"")
+    assert _refused(lambda: validate_video(empty, max_bytes=10**9)).code == "empty"
