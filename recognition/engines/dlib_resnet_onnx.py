@@ -569,9 +569,9 @@ class DlibResnetOnnx:
 
     def compute(self, chips: list[np.ndarray] | np.ndarray) -> np.ndarray:
         """Raw (unnormalised) 128-D descriptors, one per 150x150 RGB chip."""
+        if len(chips) == 0:
+            return np.zeros((0, 128), np.float32)
         batch = np.ascontiguousarray(np.asarray(chips, dtype=np.uint8))
         if batch.ndim != 4 or batch.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3):
             raise ValueError(f"chips must be (N, 150, 150, 3) uint8, got {batch.shape}")
-        if len(batch) == 0:
-            return np.zeros((0, 128), np.float32)
         return self.session.run(["descriptors"], {"chips": batch})[0]
