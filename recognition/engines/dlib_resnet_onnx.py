@@ -538,6 +538,7 @@ def ensure_onnx(
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=path.name, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; web and worker users share the cache
         os.replace(tmp, path)  # atomic: concurrent workers never read half a file
     return ConvertedModel(onnx_path, onnx_sha, src)
 
