@@ -10,7 +10,7 @@ call over all chips of all images -> L2-normalised 128-D embeddings.
 The ResNet runs through onnxruntime by default (``descriptor_backend="onnx"``):
 the very same weights, converted from dlib's .dat file at run time by
 :mod:`recognition.engines.dlib_resnet_onnx` and cached under ``var/models/``
-(never committed), give the same descriptors as dlib (max abs difference ~3e-7
+(never committed), give the same descriptors as dlib (max abs difference ~4e-7
 per component, see tests/recognition/test_dlib_resnet_onnx.py) several times
 faster than dlib-bin's build. Without onnxruntime/onnx, or when the conversion
 fails, the engine logs why and uses dlib's own ``compute_face_descriptor``.
