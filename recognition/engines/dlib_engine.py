@@ -9,7 +9,7 @@ call over all chips of all images -> L2-normalised 128-D embeddings.
 
 The ResNet runs through onnxruntime by default (``descriptor_backend="onnx"``):
 the very same weights, converted from dlib's .dat file at run time by
-:mod:`recognition.engines.dlib_resnet_onnx` and cached under ``var/models/``
+:mod:`recognition.engines.dlib_resnet_onnx` and cached under ``var/models/converted/``
 (never committed), give the same descriptors as dlib (max abs difference ~4e-7
 per component, see tests/recognition/test_dlib_resnet_onnx.py) several times
 faster than dlib-bin's build. Without onnxruntime/onnx, or when the conversion
@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +58,11 @@ DESCRIPTOR_BACKENDS = ("onnx", "dlib")
 
 
 def default_model_cache_dir() -> Path:
-    """Where converted models are cached: $FACET_VAR_DIR/models, else var/models
-    in the checkout (the same var/ the Django settings use; git-ignored)."""
+    """Where converted models are cached: $FACET_VAR_DIR/models/converted, else
+    var/models/converted in the checkout (the var/ the Django settings use;
+    git-ignored; a folder of its own beside the imported packs)."""
     var = os.environ.get("FACET_VAR_DIR") or str(Path(__file__).resolve().parents[2] / "var")
-    return Path(var) / "models"
+    return Path(var) / "models" / "converted"
 
 
 DLIB_LICENCE = (
@@ -100,7 +101,7 @@ class DlibEngine(FaceEngine):
     descriptor_backend: "onnx" (default: dlib's ResNet weights run by onnxruntime,
         same descriptors, faster) or "dlib" (dlib's compute_face_descriptor).
         "onnx" falls back to "dlib", with a logged reason, when it cannot run.
-    onnx_cache_dir: where the converted network is cached (default var/models)
+    onnx_cache_dir: where the converted network is cached (default var/models/converted)
     onnx_threads: onnxruntime intra-op threads (1: workers run one process per core)
     """
 
@@ -204,9 +205,11 @@ class DlibEngine(FaceEngine):
 
     @property
     def info(self) -> EngineInfo:
-        if self._info is None:
-            import dlib
+        """Cheap: never loads the models. ``provider`` says what computes the
+        descriptors: what runs once loaded, else what is expected to run."""
+        import dlib
 
+        if self._info is None:
             try:
                 from importlib.metadata import version
 
@@ -214,19 +217,29 @@ class DlibEngine(FaceEngine):
             except Exception:  # metadata missing in odd installs: not fatal
                 weights_version = "unknown"
             paths = self._weight_paths(self.detector_kind)
-            self._models()  # settles which descriptor backend runs
-            provider = "dlib-cpu" + ("-cuda" if dlib.DLIB_USE_CUDA else "")
-            if self._onnx is not None:
-                provider += "+" + self._onnx.session.get_providers()[0]
             self._info = EngineInfo(
                 name=f"dlib-resnet-v1-{self.detector_kind}",
                 version=f"dlib {dlib.__version__}; weights {weights_version}",
                 embedding_dim=128,
                 licence=DLIB_LICENCE,
                 weights={name: sha256_file(path) for name, path in sorted(paths.items())},
-                provider=provider,
             )
-        return self._info
+        provider = "dlib-cpu" + ("-cuda" if dlib.DLIB_USE_CUDA else "")
+        if self._loaded is not None:
+            if self._onnx is not None:
+                provider += "+" + self._onnx.session.get_providers()[0]
+        elif self._onnx_expected():
+            provider += "+CPUExecutionProvider"
+        return replace(self._info, provider=provider)
+
+    def _onnx_expected(self) -> bool:
+        from importlib.util import find_spec
+
+        return (
+            self.requested_backend == "onnx"
+            and not self.jitters
+            and all(find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+        )
 
     # -- detection -----------------------------------------------------------
     def _detect_rects(self, image: np.ndarray) -> list[tuple[tuple[float, ...], float]]:

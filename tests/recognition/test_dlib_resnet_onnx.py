@@ -172,7 +172,7 @@ def test_engine_falls_back_to_dlib_with_a_logged_reason(face_image, tmp_path, mo
     engine = DlibEngine(onnx_cache_dir=tmp_path)
     with caplog.at_level(logging.WARNING, logger="recognition.engines.dlib_engine"):
         faces, emb = engine.analyze(face_image(*IMAGES[0]))
-    assert engine.descriptor_backend == "dlib"
+    assert engine.descriptor_backend == "dlib" and engine.info.provider == "dlib-cpu"
     assert "onnxruntime" in caplog.text and "using dlib" in caplog.text
     assert faces and emb.shape == (len(faces), 128)
 
@@ -182,3 +182,13 @@ def test_unknown_backend_is_refused():
 
     with pytest.raises(ValueError):
         DlibEngine(descriptor_backend="tensorflow")
+
+
+def test_info_is_cheap_and_names_the_descriptor_backend(tmp_path):
+    from recognition.engines.dlib_engine import DlibEngine
+
+    engine = DlibEngine(onnx_cache_dir=tmp_path)
+    assert engine.info.provider == "dlib-cpu+CPUExecutionProvider"
+    assert engine._loaded is None and not any(tmp_path.iterdir())  # nothing loaded or built
+    assert DlibEngine(descriptor_backend="dlib").info.provider == "dlib-cpu"
+    assert DlibEngine(jitters=1).info.provider == "dlib-cpu"
