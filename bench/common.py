@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import resource
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,9 @@ def central(boxes, shape) -> int:
 def analyse_paths(paths: list[str]) -> list[dict]:
     """End to end for a chunk of files: decode -> detect -> align -> embed.
     Returns per image: boxes (l, t, r, b) and the central face's embedding
-    (no-face policy applied), plus this process's peak RSS."""
+    (no-face policy applied), plus this process's peak RSS and CPU seconds."""
     runner = _state["runner"]
+    cpu_start = time.process_time()
     out = []
     if runner == "face_recognition":
         fr = _state["fr"]
@@ -121,8 +123,12 @@ def analyse_paths(paths: list[str]) -> list[dict]:
                 chosen = emb[central([f.box for f in faces], image.shape)]
             out.append({"path": path, "boxes": boxes, "embedding": chosen})
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # CPU seconds this process spent on the chunk (all its threads), spread over
+    # its images: unlike wall time, it does not move when other work shares the cores.
+    cpu_s = (time.process_time() - cpu_start) / max(len(out), 1)
     for row in out:
         row["rss_kib"] = rss_kib
+        row["cpu_s"] = cpu_s
     return out
 
 

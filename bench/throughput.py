@@ -9,7 +9,9 @@ Sets: "portraits" = the first N images (sorted) of pairs.tsv (LFW 250x250),
 "groups" = every photo in groups/, reported separately with faces found per
 image and how many of the peer's faces each engine also found (a peer box
 counts as found when an engine box overlaps it: IoU >= 0.3 or one box's centre
-inside the other).
+inside the other). "CPU ms/img" is the CPU time the workers spent per image
+(their own, all threads): on a machine shared with other work, wall-clock
+ratios move with the load; the CPU-time ratio ("x peer CPU") barely does.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def run(runner: str, paths: list[str], procs: int, pack_dir: str, chunk: int):
         "rss_mib": rss_mib,
         "img_s": len(paths) / elapsed,
         "faces_s": faces / elapsed,
+        "cpu_ms": 1000 * sum(r["cpu_s"] for r in rows) / len(rows),
     }
 
 
@@ -101,10 +104,12 @@ def main() -> None:
         peer = results.get("face_recognition")
         print(
             f"{'runner':18} {'img/s':>7} {'faces/s':>8} {'faces':>6} {'x peer img/s':>12} "
-            f"{'peer faces found':>16} {'peak RSS/worker MiB':>20}"
+            f"{'peer faces found':>16} {'peak RSS/worker MiB':>20} {'CPU ms/img':>10} "
+            f"{'x peer CPU':>10}"
         )
         for runner, res in results.items():
             ratio = res["img_s"] / peer["img_s"] if peer else float("nan")
+            cpu_ratio = peer["cpu_ms"] / res["cpu_ms"] if peer else float("nan")
             if peer:
                 peer_total = peer["faces"]
                 hit = sum(
@@ -116,7 +121,8 @@ def main() -> None:
                 found = "-"
             print(
                 f"{runner:18} {res['img_s']:7.2f} {res['faces_s']:8.2f} {res['faces']:6d} "
-                f"{ratio:11.2f}x {found:>16} {res['rss_mib']:20.0f}",
+                f"{ratio:11.2f}x {found:>16} {res['rss_mib']:20.0f} {res['cpu_ms']:10.1f} "
+                f"{cpu_ratio:9.2f}x",
                 flush=True,
             )
         if label == "groups":

@@ -29,10 +29,12 @@ def astronaut() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def dlib_engine():
+def dlib_engine(tmp_path_factory):
+    """The default dlib engine (ResNet through onnxruntime); its converted
+    model is cached in tmp, never in the checkout's var/."""
     from recognition.engines.dlib_engine import DlibEngine
 
-    return DlibEngine()
+    return DlibEngine(onnx_cache_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")

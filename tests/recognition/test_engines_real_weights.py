@@ -110,7 +110,9 @@ def test_info_describes_weights(engine):
     assert info.embedding_dim in (128, 512) or info.embedding_dim > 1
     assert info.weights and all(len(digest) == 64 for digest in info.weights.values())
     assert info.licence
-    assert info.provider in {"dlib-cpu", "CPUExecutionProvider", "CUDAExecutionProvider"}
+    # dlib engine: "dlib-cpu", or "dlib-cpu+CPUExecutionProvider" with ONNX descriptors
+    known = {"dlib-cpu", "CPUExecutionProvider", "CUDAExecutionProvider"}
+    assert set(info.provider.split("+")) <= known
 
 
 def test_rejects_non_rgb_input(engine):
