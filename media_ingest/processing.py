@@ -246,7 +246,7 @@ def process_media_file(media_id: int) -> str:
         return "skipped"
     tenant = Tenant.objects.get(schema_name=connection.schema_name)
     face_model = active_face_model(tenant=tenant)
-    engine = engine_for(face_model)
+    engine = engine_for(face_model, video=media.kind == MediaFile.Kind.VIDEO)
     try:
         if media.kind == MediaFile.Kind.VIDEO:
             found = _analyse_video(media, engine)

@@ -183,4 +183,3 @@ def run_queued_tasks() -> list:
             task = SignedPackage.loads(payload)
             results.append(task["func"](*task["args"], **task["kwargs"]))
             broker.acknowledge(ack_id)
-
