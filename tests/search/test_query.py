@@ -198,7 +198,7 @@ def test_exact_plan_never_uses_the_hnsw_index(alpha, model):
     filters = SearchFilters(kinds=("image",))
     sql, params = search_sql(dimension=DIM, plan="exact", filters=filters, threshold=0.5)
     with schema_context(alpha.schema_name):
-        text = _plan_text(sql, [literal, model.id, *params, 0.5, 10])
+        text = _plan_text(sql, [model.id, *params, literal, 0.5, 10])
     assert "hnsw" not in text
 
 
