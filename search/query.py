@@ -141,11 +141,11 @@ def search_sql(
     filters: SearchFilters | None,
     threshold: float | None,
 ) -> tuple[str, list]:
-    """The SQL of one search and its parameters after (query vector, model id, ...).
+    """The SQL of one search and the filters' parameters.
 
-    Parameters, in order: query vector literal (once for each placeholder named
-    ``q`` below, the SQL uses it through a one-row CTE), face_model_id, filter
-    parameters, [max distance], candidate limit / top_k.
+    Placeholders, in order. exact: face_model_id, filter parameters, query
+    vector, [max distance], top_k. index: face_model_id, filter parameters,
+    query vector, candidate count, query vector, [max distance], top_k.
     """
     d = int(dimension)
     join, where, params = _filter_sql(filters)
@@ -190,6 +190,19 @@ def search_sql(
         f") r WHERE true{cut} ORDER BY distance, id LIMIT %s"
     )
     return sql, params
+
+
+_RESET_SETTINGS = "; ".join(
+    f"RESET {name}"
+    for name in (
+        "hnsw.ef_search",
+        "hnsw.iterative_scan",
+        "hnsw.max_scan_tuples",
+        "enable_hashjoin",
+        "enable_mergejoin",
+        "random_page_cost",
+    )
+)
 
 
 def _set_index_scan(cursor, *, ef_search: int, filtered: bool) -> None:
@@ -253,6 +266,8 @@ def similar_faces(
         dimension=dimension, plan=plan, filters=filters, threshold=threshold
     )
     cut = [1.0 - float(threshold)] if threshold is not None else []
+    # Inside a caller's transaction the SET LOCALs below would outlive this call.
+    nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         if plan == "exact":
             # The searched rows are hot (shared_buffers / page cache): price random
@@ -270,6 +285,8 @@ def similar_faces(
                 [face_model_id, *filter_params, literal, candidates, literal, *cut, top_k],
             )
         rows = cursor.fetchall()
+        if nested:
+            cursor.execute(_RESET_SETTINGS)
     return [Hit(int(r[0]), int(r[1]), r[2], float(r[3])) for r in rows]
 
 

@@ -218,3 +218,20 @@ def test_rejects_bad_input(alpha, model):
         similar_faces(embedding=np.full(DIM, np.nan), face_model_id=model.id)
     with schema_context(alpha.schema_name), pytest.raises(ValueError):
         similar_faces(embedding=_axis(0), face_model_id=model.id, top_k=0)
+
+
+def test_settings_do_not_outlive_the_call_in_a_callers_transaction(alpha, model):
+    with schema_context(alpha.schema_name):
+        _faces(_media(), [_towards(0.9)], model)
+        with transaction.atomic(), connection.cursor() as cursor:
+            hits = similar_faces(
+                embedding=_axis(0),
+                face_model_id=model.id,
+                filters=SearchFilters(kinds=("image",)),
+                plan="index",
+            )
+            cursor.execute("SHOW enable_hashjoin")
+            assert cursor.fetchone()[0] == "on"
+            cursor.execute("SHOW hnsw.iterative_scan")
+            assert cursor.fetchone()[0] == "off"
+    assert len(hits) == 1
