@@ -168,13 +168,14 @@ def _public_schema_between_tests():
     connection.set_schema_to_public()  # sets the search path lazily: no query
 
 
-def run_queued_tasks() -> list:
-    """Take every task off the real ORM broker and run it here, as a worker would
-    (tests that need a separate worker process start `qcluster` instead)."""
+def run_queued_tasks(cluster: str | None = None) -> list:
+    """Take every task off the real ORM broker (the default cluster's queue, or
+    ``cluster``'s) and run it here, as a worker would (tests that need a
+    separate worker process start `qcluster` instead)."""
     from django_q.brokers import get_broker
     from django_q.signing import SignedPackage
 
-    broker = get_broker()
+    broker = get_broker(cluster) if cluster else get_broker()
     results = []
     while True:
         if not broker.queue_size():
