@@ -184,3 +184,31 @@ def run_queued_tasks(cluster: str | None = None) -> list:
             task = SignedPackage.loads(payload)
             results.append(task["func"](*task["args"], **task["kwargs"]))
             broker.acknowledge(ack_id)
+
+
+@contextlib.contextmanager
+def running_process(argv: list[str], *, env: dict[str, str], log):
+    """A server or worker process for the test, its output in ``log`` (a file, so a
+    chatty child never blocks on a full pipe); stopped, or killed, on exit."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
