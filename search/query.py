@@ -1,0 +1,275 @@
+"""Face similarity search over the tenant's catalogue (``media_ingest_face``).
+
+Call inside a tenant schema context (``schema_context`` / a tenant request):
+every query reads the current schema's ``media_ingest_face`` only, so one
+tenant's faces can never reach another's results.
+
+Two plans, chosen per query from the planner's row estimate:
+
+* **index** (most queries): the partial HNSW index of the embedding's
+  dimension, ``(embedding::vector(D)) vector_cosine_ops WHERE
+  vector_dims(embedding) = D`` (media_ingest migration 0002). The query repeats
+  that expression and predicate word for word, or PostgreSQL cannot use the
+  index. ``hnsw.ef_search`` is set per query (``set_config(..., true)`` = SET
+  LOCAL) and ``hnsw.iterative_scan = relaxed_order`` keeps the scan going when
+  the model or the filters reject candidates, so filtered queries still return
+  ``top_k`` rows. An over-fetched candidate set (``oversample`` x ``top_k``) is
+  re-ranked exactly: relaxed order may return neighbours slightly out of order.
+* **exact**: when the model and filters leave few rows (``exact_max_rows``),
+  a sequential/B-tree scan of those rows with exact cosine is both faster and
+  exact; the HNSW path would visit many rejected graph nodes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+from django.db import connection, transaction
+
+# Embedding sizes that have a partial HNSW index (media_ingest migration 0002).
+INDEXED_DIMENSIONS = (128, 512)
+# ef_search per dimension: the smallest that reached match recall >= 0.95 at 1M rows
+# in bench/search.py (docs/benchmarks.md, "Face search (issue 5)").
+DEFAULT_EF_SEARCH = {128: 200, 512: 400}
+# Candidates fetched from the index per result wanted, then re-ranked exactly.
+DEFAULT_OVERSAMPLE = 4
+# At or below this many rows (planner estimate) the exact scan wins.
+DEFAULT_EXACT_MAX_ROWS = 20_000
+# Iterative scans stop after this many visited tuples (pgvector default 20000):
+# enough for a filter keeping ~1 row in 100 of a million.
+MAX_SCAN_TUPLES = 100_000
+MAX_TOP_K = 200
+
+Plan = Literal["auto", "index", "exact"]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions on the media a face comes from (``media_ingest_mediafile``)."""
+
+    kinds: tuple[str, ...] = ()  # MediaFile.Kind values; empty = any
+    sources: tuple[str, ...] = ()  # Source values (web, api, zip, watch); empty = any
+    created_from: datetime | None = None  # media created_at >= this
+    created_to: datetime | None = None  # media created_at < this
+
+    @property
+    def empty(self) -> bool:
+        return not (self.kinds or self.sources or self.created_from or self.created_to)
+
+
+@dataclass(frozen=True)
+class Hit:
+    face_id: int
+    media_id: int
+    track_id: int | None
+    similarity: float
+
+
+def vector_literal(embedding: np.ndarray) -> str:
+    """pgvector's text form, '[x,y,...]', with float32 precision."""
+    return json.dumps(np.asarray(embedding, dtype=np.float32).tolist(), separators=(",", ":"))
+
+
+def _filter_sql(filters: SearchFilters | None) -> tuple[str, str, list]:
+    """(JOIN clause, extra WHERE conditions, their parameters)."""
+    if filters is None or filters.empty:
+        return "", "", []
+    conditions, params = [], []
+    if filters.kinds:
+        conditions.append("m.kind = ANY(%s)")
+        params.append(list(filters.kinds))
+    if filters.sources:
+        conditions.append("m.source = ANY(%s)")
+        params.append(list(filters.sources))
+    if filters.created_from is not None:
+        conditions.append("m.created_at >= %s")
+        params.append(filters.created_from)
+    if filters.created_to is not None:
+        conditions.append("m.created_at < %s")
+        params.append(filters.created_to)
+    join = "JOIN media_ingest_mediafile m ON m.id = f.media_id"
+    return join, "".join(f" AND {c}" for c in conditions), params
+
+
+def estimate_rows(*, dimension: int, face_model_id: int, filters: SearchFilters | None) -> int:
+    """The planner's estimate of the rows the search would consider (one EXPLAIN, ~1 ms)."""
+    join, where, params = _filter_sql(filters)
+    sql = (
+        # Only integers and fixed fragments are formatted in; values are parameters.
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM media_ingest_face f {join} "  # noqa: S608
+        f"WHERE vector_dims(f.embedding) = {dimension} AND f.face_model_id = %s{where}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [face_model_id, *params])
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def choose_plan(
+    *,
+    dimension: int,
+    face_model_id: int,
+    filters: SearchFilters | None,
+    exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS,
+) -> Literal["index", "exact"]:
+    if dimension not in INDEXED_DIMENSIONS:
+        return "exact"
+    rows = estimate_rows(dimension=dimension, face_model_id=face_model_id, filters=filters)
+    return "exact" if rows <= exact_max_rows else "index"
+
+
+def search_sql(
+    *,
+    dimension: int,
+    plan: Literal["index", "exact"],
+    filters: SearchFilters | None,
+    threshold: float | None,
+) -> tuple[str, list]:
+    """The SQL of one search and its parameters after (query vector, model id, ...).
+
+    Parameters, in order: query vector literal (once for each placeholder named
+    ``q`` below, the SQL uses it through a one-row CTE), face_model_id, filter
+    parameters, [max distance], candidate limit / top_k.
+    """
+    d = int(dimension)
+    join, where, params = _filter_sql(filters)
+    cut = " AND distance <= %s" if threshold is not None else ""
+    if plan == "exact":
+        # `embedding <=> q` without the `::vector(D)` cast is not the index's
+        # expression, so the planner cannot turn this into an HNSW scan (it would,
+        # for ORDER BY distance, and then lose rows to the filters): exact scan.
+        sql = (
+            f"SELECT id, media_id, track_id, 1 - distance FROM ("  # noqa: S608
+            f"  SELECT f.id, f.media_id, f.track_id, "
+            f"         (f.embedding <=> %s::vector) AS distance "
+            f"  FROM media_ingest_face f {join} "
+            f"  WHERE vector_dims(f.embedding) = {d} AND f.face_model_id = %s{where}"
+            f") r WHERE true{cut} ORDER BY distance, id LIMIT %s"
+        )
+        return sql, params
+    # The inner ORDER BY must be exactly `embedding::vector(D) <=> <vector(D) value>`
+    # with the index's WHERE predicate for the partial HNSW index to serve it.
+    sql = (
+        f"WITH candidates AS MATERIALIZED ("  # noqa: S608
+        f"  SELECT f.id, f.media_id, f.track_id, f.embedding "
+        f"  FROM media_ingest_face f {join} "
+        f"  WHERE vector_dims(f.embedding) = {d} AND f.face_model_id = %s{where} "
+        f"  ORDER BY f.embedding::vector({d}) <=> %s::vector({d}) "
+        f"  LIMIT %s"
+        f") "
+        f"SELECT id, media_id, track_id, 1 - distance FROM ("
+        f"  SELECT id, media_id, track_id, "
+        f"         (embedding::vector({d}) <=> %s::vector({d})) AS distance "
+        f"  FROM candidates"
+        f") r WHERE true{cut} ORDER BY distance, id LIMIT %s"
+    )
+    return sql, params
+
+
+def _set_index_scan(cursor, *, ef_search: int, filtered: bool) -> None:
+    """SET LOCAL the HNSW scan settings (``set_config(..., true)``: they end with the
+    transaction, so they never leak into other queries on a pooled connection)."""
+    cursor.execute(
+        "SELECT set_config('hnsw.ef_search', %s, true),"
+        " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+        " set_config('hnsw.max_scan_tuples', %s, true),"
+        # With a media filter, a hash or merge join would drain the whole index
+        # scan into a sort; a nested loop keeps the index order, so LIMIT stops
+        # the iterative scan as soon as enough filtered candidates are found.
+        " set_config('enable_hashjoin', %s, true),"
+        " set_config('enable_mergejoin', %s, true)",
+        [
+            str(min(ef_search, 1000)),
+            str(MAX_SCAN_TUPLES),
+            "off" if filtered else "on",
+            "off" if filtered else "on",
+        ],
+    )
+
+
+def similar_faces(
+    *,
+    embedding: np.ndarray,
+    face_model_id: int,
+    top_k: int = 20,
+    threshold: float | None = None,
+    filters: SearchFilters | None = None,
+    plan: Plan = "auto",
+    ef_search: int | None = None,
+    oversample: int = DEFAULT_OVERSAMPLE,
+    exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS,
+) -> list[Hit]:
+    """The ``top_k`` faces most similar (cosine) to ``embedding``, best first.
+
+    Call inside a tenant schema context. Only faces embedded by
+    ``face_model_id`` are compared (the caller passes the tenant's active
+    model, whose dimension must equal ``len(embedding)``). ``threshold``
+    drops results whose cosine similarity is below it. ``plan`` forces the
+    index or the exact scan (benchmarks, tests); ``auto`` picks by selectivity.
+    """
+    vector = np.asarray(embedding, dtype=np.float32).ravel()
+    if vector.size == 0 or not np.all(np.isfinite(vector)):
+        raise ValueError("embedding must be a non-empty finite vector")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
+    dimension = int(vector.size)
+    if plan == "auto":
+        plan = choose_plan(
+            dimension=dimension,
+            face_model_id=face_model_id,
+            filters=filters,
+            exact_max_rows=exact_max_rows,
+        )
+    elif plan == "index" and dimension not in INDEXED_DIMENSIONS:
+        plan = "exact"
+    literal = vector_literal(vector)
+    sql, filter_params = search_sql(
+        dimension=dimension, plan=plan, filters=filters, threshold=threshold
+    )
+    cut = [1.0 - float(threshold)] if threshold is not None else []
+    with transaction.atomic(), connection.cursor() as cursor:
+        if plan == "exact":
+            cursor.execute(sql, [literal, face_model_id, *filter_params, *cut, top_k])
+        else:
+            candidates = max(top_k * oversample, top_k)
+            ef = max(ef_search or DEFAULT_EF_SEARCH.get(dimension, 200), candidates)
+            # set_config(..., true) is SET LOCAL: it ends with this transaction.
+            _set_index_scan(cursor, ef_search=ef, filtered=bool(filter_params))
+            cursor.execute(
+                sql,
+                [face_model_id, *filter_params, literal, candidates, literal, *cut, top_k],
+            )
+        rows = cursor.fetchall()
+    return [Hit(int(r[0]), int(r[1]), r[2], float(r[3])) for r in rows]
+
+
+def explain(
+    *,
+    embedding: np.ndarray,
+    face_model_id: int,
+    plan: Literal["index", "exact"] = "index",
+    filters: SearchFilters | None = None,
+    top_k: int = 10,
+) -> str:
+    """EXPLAIN of the search SQL (to check that the partial HNSW index is used)."""
+    vector = np.asarray(embedding, dtype=np.float32).ravel()
+    literal = vector_literal(vector)
+    sql, filter_params = search_sql(
+        dimension=vector.size, plan=plan, filters=filters, threshold=None
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        _set_index_scan(
+            cursor, ef_search=DEFAULT_EF_SEARCH.get(vector.size, 200), filtered=bool(filter_params)
+        )
+        if plan == "exact":
+            params = [literal, face_model_id, *filter_params, top_k]
+        else:
+            params = [face_model_id, *filter_params, literal, top_k * 4, literal, top_k]
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())

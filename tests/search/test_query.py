@@ -1,0 +1,220 @@
+"""search.query.similar_faces on real tenant schemas: order, threshold, filters,
+model and tenant boundaries, and that the SQL matches the partial HNSW index."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import count
+
+import numpy as np
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from search.query import (
+    SearchFilters,
+    choose_plan,
+    search_sql,
+    similar_faces,
+    vector_literal,
+)
+
+DIM = 128
+PLANS = ("index", "exact")
+_sha = count(1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def _axis(i: int) -> np.ndarray:
+    v = np.zeros(DIM, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def _towards(similarity: float, base: int = 0, other: int = 1) -> np.ndarray:
+    """A unit vector whose cosine with _axis(base) is ``similarity``."""
+    return _unit(similarity * _axis(base) + np.sqrt(1 - similarity**2) * _axis(other))
+
+
+def _media(*, kind="image", source="web", days_ago=0):
+    from media_ingest.models import MediaFile
+
+    n = next(_sha)
+    media = MediaFile.objects.create(
+        kind=kind,
+        source=source,
+        original_name=f"m{n}.jpg",
+        file=f"originals/t/{n}.jpg",
+        sha256=f"{n:064d}",
+        mime="image/jpeg",
+        size_bytes=1,
+        status="done",
+    )
+    if days_ago:
+        MediaFile.objects.filter(pk=media.pk).update(
+            created_at=timezone.now() - timedelta(days=days_ago)
+        )
+    return media
+
+
+def _faces(media, vectors, model):
+    from media_ingest.models import Face
+
+    return Face.objects.bulk_create(
+        Face(
+            media=media,
+            ordinal=i,
+            face_model=model,
+            box_left=0,
+            box_top=0,
+            box_right=10,
+            box_bottom=10,
+            landmarks=[],
+            quality=0.9,
+            detector_score=1.0,
+            crop="crops/x.jpg",
+            embedding=vector,
+        )
+        for i, vector in enumerate(vectors)
+    )
+
+
+@pytest.fixture
+def model(db):
+    from recognition.models import FaceModel
+
+    model = FaceModel.objects.filter(is_default=True, embedding_dim=DIM).first()
+    return model or FaceModel.objects.create(
+        name="test-128", version="1", engine="dlib", embedding_dim=DIM, licence="test"
+    )
+
+
+@pytest.fixture
+def other_model(db):
+    from recognition.models import FaceModel
+
+    return FaceModel.objects.create(
+        name="other-128", version="1", engine="dlib", embedding_dim=DIM, licence="test"
+    )
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_top_k_in_similarity_order(alpha, model, plan):
+    sims = [0.95, 0.2, 0.8, 0.5, 0.9, 0.1, 0.7]
+    with schema_context(alpha.schema_name):
+        faces = _faces(_media(), [_towards(s) for s in sims], model)
+        hits = similar_faces(embedding=_axis(0), face_model_id=model.id, top_k=4, plan=plan)
+    by_sim = sorted(zip(sims, faces, strict=True), key=lambda p: -p[0])[:4]
+    assert [h.face_id for h in hits] == [f.id for _, f in by_sim]
+    assert [round(h.similarity, 4) for h in hits] == [s for s, _ in by_sim]
+    assert hits[0].media_id == faces[0].media_id and hits[0].track_id is None
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_threshold_drops_strangers(alpha, model, plan):
+    with schema_context(alpha.schema_name):
+        _faces(_media(), [_towards(s) for s in (0.9, 0.75, 0.6, 0.3, 0.0)], model)
+        hits = similar_faces(
+            embedding=_axis(0), face_model_id=model.id, top_k=10, threshold=0.6, plan=plan
+        )
+    assert [round(h.similarity, 3) for h in hits] == [0.9, 0.75, 0.6]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_filters_by_media_kind_source_and_date(alpha, model, plan):
+    with schema_context(alpha.schema_name):
+        photo = _faces(_media(kind="image", source="web"), [_towards(0.9)], model)[0]
+        video = _faces(_media(kind="video", source="api"), [_towards(0.8)], model)[0]
+        old = _faces(_media(kind="image", source="zip", days_ago=30), [_towards(0.7)], model)[0]
+
+        def ids(filters):
+            hits = similar_faces(
+                embedding=_axis(0), face_model_id=model.id, filters=filters, plan=plan
+            )
+            return [h.face_id for h in hits]
+
+        assert ids(None) == [photo.id, video.id, old.id]
+        assert ids(SearchFilters(kinds=("video",))) == [video.id]
+        assert ids(SearchFilters(sources=("web", "zip"))) == [photo.id, old.id]
+        week_ago = timezone.now() - timedelta(days=7)
+        assert ids(SearchFilters(created_to=week_ago)) == [old.id]
+        assert ids(SearchFilters(created_from=week_ago, kinds=("image",))) == [photo.id]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_only_the_given_models_embeddings(alpha, model, other_model, plan):
+    with schema_context(alpha.schema_name):
+        mine = _faces(_media(), [_towards(0.8)], model)[0]
+        _faces(_media(), [_axis(0)], other_model)  # identical to the query, other model
+        hits = similar_faces(embedding=_axis(0), face_model_id=model.id, plan=plan)
+        other = similar_faces(embedding=_axis(0), face_model_id=other_model.id, plan=plan)
+    assert [h.face_id for h in hits] == [mine.id]
+    assert len(other) == 1 and other[0].similarity == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_a_face_of_tenant_a_never_appears_in_b(alpha, beta, model, plan):
+    query = _unit(np.arange(1, DIM + 1, dtype=np.float32))
+    with schema_context(alpha.schema_name):
+        alpha_face = _faces(_media(), [query], model)[0]
+    with schema_context(beta.schema_name):
+        beta_hits = similar_faces(embedding=query, face_model_id=model.id, plan=plan)
+        beta_face = _faces(_media(), [query], model)[0]
+        beta_hits_after = similar_faces(embedding=query, face_model_id=model.id, plan=plan)
+    with schema_context(alpha.schema_name):
+        alpha_hits = similar_faces(embedding=query, face_model_id=model.id, plan=plan)
+    assert beta_hits == []
+    assert [(h.face_id, h.media_id) for h in beta_hits_after] == [
+        (beta_face.id, beta_face.media_id)
+    ]
+    assert [(h.face_id, h.media_id) for h in alpha_hits] == [(alpha_face.id, alpha_face.media_id)]
+
+
+def _plan_text(sql: str, params: list) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Tiny tables favour a seq scan; forbid it to see whether the index *can* serve.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize("filters", [None, SearchFilters(kinds=("image",))])
+def test_index_plan_uses_the_partial_hnsw_index(alpha, model, filters):
+    literal = vector_literal(_axis(0))
+    sql, params = search_sql(dimension=DIM, plan="index", filters=filters, threshold=None)
+    with schema_context(alpha.schema_name):
+        text = _plan_text(sql, [model.id, *params, literal, 40, literal, 10])
+    assert f"face_embedding_{DIM}_hnsw" in text
+
+
+def test_exact_plan_never_uses_the_hnsw_index(alpha, model):
+    """An HNSW scan under a filter can return fewer rows than asked for."""
+    literal = vector_literal(_axis(0))
+    filters = SearchFilters(kinds=("image",))
+    sql, params = search_sql(dimension=DIM, plan="exact", filters=filters, threshold=0.5)
+    with schema_context(alpha.schema_name):
+        text = _plan_text(sql, [literal, model.id, *params, 0.5, 10])
+    assert "hnsw" not in text
+
+
+def test_auto_plan_is_exact_for_few_rows(alpha, model):
+    with schema_context(alpha.schema_name):
+        _faces(_media(), [_towards(0.9)], model)
+        assert choose_plan(dimension=DIM, face_model_id=model.id, filters=None) == "exact"
+        assert (
+            choose_plan(dimension=DIM, face_model_id=model.id, filters=None, exact_max_rows=-1)
+            == "index"
+        )
+        assert choose_plan(dimension=96, face_model_id=model.id, filters=None) == "exact"
+
+
+def test_rejects_bad_input(alpha, model):
+    with schema_context(alpha.schema_name), pytest.raises(ValueError):
+        similar_faces(embedding=np.full(DIM, np.nan), face_model_id=model.id)
+    with schema_context(alpha.schema_name), pytest.raises(ValueError):
+        similar_faces(embedding=_axis(0), face_model_id=model.id, top_k=0)
