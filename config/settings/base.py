@@ -52,6 +52,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "knox",
     "media_ingest",
+    "search",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
