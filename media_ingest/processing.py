@@ -38,6 +38,8 @@ from .video import probe_video, sample_frames
 
 logger = logging.getLogger(__name__)
 
+THUMBNAIL_SIDE = 360
+
 
 @dataclass
 class FoundFace:
@@ -99,7 +101,18 @@ def _crop_jpeg(image: np.ndarray, face: DetectedFace) -> bytes:
 
 def _load_photo(media: MediaFile) -> np.ndarray:
     with default_storage.open(media.file.name, "rb") as handle:
-        return load_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
+        image = load_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
+    _write_thumbnail(media.pk, image)
+    return image
+
+
+def _write_thumbnail(media_id: int, image: np.ndarray) -> None:
+    """A small JPEG for the library grid (originals can be tens of megapixels)."""
+    thumb = Image.fromarray(image)
+    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=82)
+    storage_paths.write_atomically(storage_paths.thumbnail_name(media_id), out.getvalue())
 
 
 def _found(image: np.ndarray, faces, embeddings) -> list[FoundFace]:
@@ -175,6 +188,8 @@ def _analyse_video(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
         timeout_s=timeout,
         memory_limit_mb=ingest_setting("VIDEO_MEMORY_MB"),
     ):
+        if frame.index == 0:
+            _write_thumbnail(media.pk, frame.image)
         batch.append(frame)
         if len(batch) >= batch_size:
             flush()
@@ -240,6 +255,7 @@ def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> Medi
         media.processed_at = media.status_changed_at
         media.face_model = face_model
         media.face_count = len(found)
+        media.thumbnail = storage_paths.thumbnail_name(media.pk)
         media.error_code = media.error = ""
         media.save()
         job_file_finished(job_id=media.job_id, failed=False)

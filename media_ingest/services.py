@@ -221,7 +221,7 @@ def media_requeue(*, media: MediaFile) -> None:
 
 def media_delete(*, media: MediaFile) -> None:
     """Remove the file, its faces, embeddings and crops."""
-    names = [media.file.name, *media.faces.values_list("crop", flat=True)]
+    names = [media.file.name, media.thumbnail.name, *media.faces.values_list("crop", flat=True)]
     crop_dir = f"faces/{media.pk}"
     media.delete()
 
