@@ -210,7 +210,9 @@ MEDIA_COLUMNS = (
 )
 
 
-def load(data: DataSet, schema: str, model_id: int, m: int, ef_construction: int) -> dict:
+def load(
+    data: DataSet, schema: str, model_id: int, m: int, ef_construction: int, halfvec: bool
+) -> dict:
     from django.db import connection
 
     index = f"face_embedding_{data.dim}_hnsw"
@@ -241,9 +243,10 @@ def load(data: DataSet, schema: str, model_id: int, m: int, ef_construction: int
         cur.execute("SHOW max_parallel_maintenance_workers")
         timings["parallel_workers"] = cur.fetchone()[0]
         # Same name, expression and predicate as media_ingest migration 0002.
+        kind = "halfvec" if halfvec else "vector"
         cur.execute(
             f"CREATE INDEX {index} ON media_ingest_face USING hnsw "
-            f"((embedding::vector({data.dim})) vector_cosine_ops) "
+            f"((embedding::{kind}({data.dim})) {kind}_cosine_ops) "
             f"WITH (m = {m}, ef_construction = {ef_construction}) "
             f"WHERE vector_dims(embedding) = {data.dim}"
         )
@@ -331,6 +334,7 @@ def main(argv=None) -> None:
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=64)
     parser.add_argument("--filter-days", type=int, default=100, help="date filter window")
+    parser.add_argument("--halfvec", action="store_true", help="index embedding::halfvec(D)")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded tenant")
     parser.add_argument("--exact-queries", type=int, default=20)
     args = parser.parse_args(argv)
@@ -347,6 +351,7 @@ def main(argv=None) -> None:
     from django_tenants.utils import schema_context
 
     from recognition.models import FaceModel
+    from search import query
     from search.query import SearchFilters, explain
     from tenants import services
     from tenants.models import Tenant
@@ -359,6 +364,9 @@ def main(argv=None) -> None:
         defaults={"engine": "dlib", "embedding_dim": args.dim, "licence": "bench"},
     )
     slug = f"sb-{args.rows}-{args.dim}-{args.centres}-m{args.m}-ef{args.ef_construction}"
+    if args.halfvec:
+        slug += "-half"
+        query.INDEX_TYPE[args.dim] = "halfvec"
     schema = Tenant.schema_name_for(slug)
     print(f"data set {slug}: generating ...", flush=True)
     t0 = time.perf_counter()
@@ -373,7 +381,7 @@ def main(argv=None) -> None:
             loaded = cur.fetchone()[0] == args.rows
         if not (args.reuse and loaded):
             t0 = time.perf_counter()
-            timings = load(data, schema, model.id, args.m, args.ef_construction)
+            timings = load(data, schema, model.id, args.m, args.ef_construction, args.halfvec)
             timings["total_import_s"] = time.perf_counter() - t0
             print(f"  import: {timings}", flush=True)
         with connection.cursor() as cur:
@@ -407,8 +415,9 @@ def main(argv=None) -> None:
             "    " + explain(embedding=queries[0], face_model_id=model.id).replace("\n", "\n    ")
         )
         for q in warm:  # touch the index pages once
-            run = __import__("search.query", fromlist=["x"]).similar_faces
-            run(embedding=q, face_model_id=model.id, top_k=k, plan="index", ef_search=100)
+            query.similar_faces(
+                embedding=q, face_model_id=model.id, top_k=k, plan="index", ef_search=100
+            )
         rows = []
         for ef in args.ef_search:
             rows.append(

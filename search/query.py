@@ -37,12 +37,18 @@ INDEXED_DIMENSIONS = (128, 512)
 DEFAULT_EF_SEARCH = {128: 200, 512: 400}
 # Candidates fetched from the index per result wanted, then re-ranked exactly.
 DEFAULT_OVERSAMPLE = 4
-# At or below this many rows (planner estimate) the exact scan wins.
-DEFAULT_EXACT_MAX_ROWS = 20_000
+# At or below this many rows (planner estimate of the model's rows left by the
+# filters) the exact scan wins. PostgreSQL's exact cosine cost 2.2 us per 128-D
+# row and 3.9 us per 512-D row on the (loaded) 2-core bench machine, so these
+# keep an exact search under ~20 ms; above them a filtered HNSW scan is cheaper.
+DEFAULT_EXACT_MAX_ROWS = {128: 10_000, 512: 5_000}
 # Iterative scans stop after this many visited tuples (pgvector default 20000):
 # enough for a filter keeping ~1 row in 100 of a million.
 MAX_SCAN_TUPLES = 100_000
 MAX_TOP_K = 200
+# Type of each partial index's expression: "vector" (migration 0002) or "halfvec"
+# (half the index size; candidates are then re-ranked on the full-precision column).
+INDEX_TYPE = {128: "vector", 512: "vector"}
 
 Plan = Literal["auto", "index", "exact"]
 
@@ -95,13 +101,15 @@ def _filter_sql(filters: SearchFilters | None) -> tuple[str, str, list]:
     return join, "".join(f" AND {c}" for c in conditions), params
 
 
-def estimate_rows(*, dimension: int, face_model_id: int, filters: SearchFilters | None) -> int:
+def estimate_rows(*, face_model_id: int, filters: SearchFilters | None) -> int:
     """The planner's estimate of the rows the search would consider (one EXPLAIN, ~1 ms)."""
     join, where, params = _filter_sql(filters)
     sql = (
         # Only integers and fixed fragments are formatted in; values are parameters.
+        # No `vector_dims(embedding) = D` here: PostgreSQL has no statistics on that
+        # expression and guesses 0.5% of the table; a model has one dimension anyway.
         f"EXPLAIN (FORMAT JSON) SELECT 1 FROM media_ingest_face f {join} "  # noqa: S608
-        f"WHERE vector_dims(f.embedding) = {dimension} AND f.face_model_id = %s{where}"
+        f"WHERE f.face_model_id = %s{where}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [face_model_id, *params])
@@ -116,11 +124,13 @@ def choose_plan(
     dimension: int,
     face_model_id: int,
     filters: SearchFilters | None,
-    exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS,
+    exact_max_rows: int | None = None,
 ) -> Literal["index", "exact"]:
     if dimension not in INDEXED_DIMENSIONS:
         return "exact"
-    rows = estimate_rows(dimension=dimension, face_model_id=face_model_id, filters=filters)
+    if exact_max_rows is None:
+        exact_max_rows = DEFAULT_EXACT_MAX_ROWS.get(dimension, 10_000)
+    rows = estimate_rows(face_model_id=face_model_id, filters=filters)
     return "exact" if rows <= exact_max_rows else "index"
 
 
@@ -153,14 +163,15 @@ def search_sql(
             f") r WHERE true{cut} ORDER BY distance, id LIMIT %s"
         )
         return sql, params
-    # The inner ORDER BY must be exactly `embedding::vector(D) <=> <vector(D) value>`
+    kind = INDEX_TYPE.get(d, "vector")
+    # The inner ORDER BY must be exactly `embedding::<type>(D) <=> <type>(D) value`
     # with the index's WHERE predicate for the partial HNSW index to serve it.
     sql = (
         f"WITH candidates AS MATERIALIZED ("  # noqa: S608
         f"  SELECT f.id, f.media_id, f.track_id, f.embedding "
         f"  FROM media_ingest_face f {join} "
         f"  WHERE vector_dims(f.embedding) = {d} AND f.face_model_id = %s{where} "
-        f"  ORDER BY f.embedding::vector({d}) <=> %s::vector({d}) "
+        f"  ORDER BY f.embedding::{kind}({d}) <=> %s::{kind}({d}) "
         f"  LIMIT %s"
         f") "
         f"SELECT id, media_id, track_id, 1 - distance FROM ("
@@ -203,7 +214,7 @@ def similar_faces(
     plan: Plan = "auto",
     ef_search: int | None = None,
     oversample: int = DEFAULT_OVERSAMPLE,
-    exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS,
+    exact_max_rows: int | None = None,
 ) -> list[Hit]:
     """The ``top_k`` faces most similar (cosine) to ``embedding``, best first.
 
