@@ -111,6 +111,11 @@ class _TenantAPIView(APIView):
     permission_classes = [TenantMemberPermission]
 
 
+def _source_of(request) -> str:
+    """The portal's upload page signs requests with the session; API clients with a token."""
+    return Source.API if request.auth is not None else Source.WEB
+
+
 def _rejection(exc: MediaRejected) -> Response:
     return Response({"error": exc.code, "detail": exc.reason}, status=status.HTTP_400_BAD_REQUEST)
 
@@ -161,10 +166,11 @@ class MediaListView(_TenantAPIView):
                 {"error": "missing-file", "detail": "Send the file in the multipart field 'file'."},
                 status=400,
             )
-        job = services.job_create(source=Source.API, user=request.user)
+        source = _source_of(request)
+        job = services.job_create(source=source, user=request.user)
         try:
             result = services.media_accept(
-                stream=upload, name=upload.name, source=Source.API, job=job, user=request.user
+                stream=upload, name=upload.name, source=source, job=job, user=request.user
             )
         except MediaRejected as exc:
             job.delete()
@@ -202,7 +208,7 @@ def _batch_files(request):
         )
         source = archive_path or uploads[0]
         return Source.ZIP, services.zip_members(source)
-    return Source.API, ((upload.name, upload) for upload in uploads)
+    return _source_of(request), ((upload.name, upload) for upload in uploads)
 
 
 class MediaBatchView(_TenantAPIView):

@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     # django-q2 cluster for embedding work of tenants on an ONNX model (GPU
     # workers run `Q_CLUSTER_NAME=<this> manage.py qcluster`); empty: default cluster.
     "GPU_CLUSTER": "",
+    # Photos per GPU task: their faces are embedded in one recogniser call.
+    "GPU_BATCH_FILES": 16,
 }
 
 

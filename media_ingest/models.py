@@ -67,6 +67,8 @@ class MediaFile(models.Model):
     original_name = models.CharField(max_length=255)
     # Server-generated name under the tenant's media prefix: originals/ab/<sha256>.<ext>.
     file = models.FileField(max_length=300)
+    # A small JPEG for the library grid, written by processing.
+    thumbnail = models.FileField(max_length=300, blank=True)
     sha256 = models.CharField(max_length=64, unique=True)
     mime = models.CharField(max_length=100)
     size_bytes = models.BigIntegerField()

@@ -38,6 +38,8 @@ from .video import probe_video, sample_frames
 
 logger = logging.getLogger(__name__)
 
+THUMBNAIL_SIDE = 360
+
 
 @dataclass
 class FoundFace:
@@ -97,14 +99,33 @@ def _crop_jpeg(image: np.ndarray, face: DetectedFace) -> bytes:
     return out.getvalue()
 
 
-def _analyse_image(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
+def _load_photo(media: MediaFile) -> np.ndarray:
     with default_storage.open(media.file.name, "rb") as handle:
         image = load_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
-    faces, embeddings = engine.analyze_batch([image])[0]
+    _write_thumbnail(media.pk, image)
+    return image
+
+
+def _write_thumbnail(media_id: int, image: np.ndarray) -> None:
+    """A small JPEG for the library grid (originals can be tens of megapixels)."""
+    thumb = Image.fromarray(image)
+    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=82)
+    storage_paths.write_atomically(storage_paths.thumbnail_name(media_id), out.getvalue())
+
+
+def _found(image: np.ndarray, faces, embeddings) -> list[FoundFace]:
     return [
         FoundFace(face, embedding, _crop_jpeg(image, face))
         for face, embedding in zip(faces, embeddings, strict=True)
     ]
+
+
+def _analyse_image(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
+    image = _load_photo(media)
+    faces, embeddings = engine.analyze_batch([image])[0]
+    return _found(image, faces, embeddings)
 
 
 def _scaled(face: DetectedFace, factor: float) -> DetectedFace:
@@ -167,6 +188,8 @@ def _analyse_video(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
         timeout_s=timeout,
         memory_limit_mb=ingest_setting("VIDEO_MEMORY_MB"),
     ):
+        if frame.index == 0:
+            _write_thumbnail(media.pk, frame.image)
         batch.append(frame)
         if len(batch) >= batch_size:
             flush()
@@ -232,6 +255,7 @@ def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> Medi
         media.processed_at = media.status_changed_at
         media.face_model = face_model
         media.face_count = len(found)
+        media.thumbnail = storage_paths.thumbnail_name(media.pk)
         media.error_code = media.error = ""
         media.save()
         job_file_finished(job_id=media.job_id, failed=False)
@@ -239,13 +263,52 @@ def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> Medi
     return media
 
 
+def _fail_unreadable(media_id: int, exc: Exception) -> None:
+    reason = getattr(exc, "reason", None) or str(exc)
+    code = getattr(exc, "code", None) or "unreadable"
+    with transaction.atomic():
+        locked = MediaFile.objects.select_for_update().get(pk=media_id)
+        if locked.status == MediaFile.Status.PROCESSING:
+            _mark_failed(locked, code, reason)
+
+
+def _tenant_model() -> FaceModel:
+    return active_face_model(tenant=Tenant.objects.get(schema_name=connection.schema_name))
+
+
+def process_photo_batch(media_ids: list[int]) -> dict[int, str]:
+    """Several photos with one recogniser call over all their faces (GPU workers).
+
+    Same guarantees as ``process_media_file``, file by file.
+    """
+    face_model = _tenant_model()
+    engine = engine_for(face_model)
+    started, images, outcome = [], [], {}
+    for media_id in media_ids:
+        media = _begin(media_id)
+        if media is None:
+            outcome[media_id] = "skipped"
+            continue
+        try:
+            images.append(_load_photo(media))
+        except (MediaRejected, RecognitionError) as exc:
+            _fail_unreadable(media_id, exc)
+            outcome[media_id] = "failed"
+            continue
+        started.append(media_id)
+    results = engine.analyze_batch(images) if images else []
+    for media_id, image, (faces, embeddings) in zip(started, images, results, strict=True):
+        stored = _store(media_id, face_model, _found(image, faces, embeddings))
+        outcome[media_id] = "done" if stored else "skipped"
+    return outcome
+
+
 def process_media_file(media_id: int) -> str:
     """Find, embed and store every face of one file. Call inside the tenant's schema."""
     media = _begin(media_id)
     if media is None:
         return "skipped"
-    tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    face_model = active_face_model(tenant=tenant)
+    face_model = _tenant_model()
     engine = engine_for(face_model, video=media.kind == MediaFile.Kind.VIDEO)
     try:
         if media.kind == MediaFile.Kind.VIDEO:
@@ -253,12 +316,7 @@ def process_media_file(media_id: int) -> str:
         else:
             found = _analyse_image(media, engine)
     except (MediaRejected, RecognitionError) as exc:
-        reason = getattr(exc, "reason", None) or str(exc)
-        code = getattr(exc, "code", None) or "unreadable"
-        with transaction.atomic():
-            locked = MediaFile.objects.select_for_update().get(pk=media_id)
-            if locked.status == MediaFile.Status.PROCESSING:
-                _mark_failed(locked, code, reason)
+        _fail_unreadable(media_id, exc)
         return "failed"
     stored = _store(media_id, face_model, found)
     return "done" if stored else "skipped"

@@ -19,9 +19,14 @@ def media_event(media: MediaFile, **extra) -> None:
         "status": media.status,
         **extra,
     }
-    if media.status == MediaFile.Status.DONE:
-        data.setdefault("faces", media.face_count)
-        data.setdefault("message", f"{media.original_name}: {media.face_count} faces found")
+    if media.status == MediaFile.Status.PROCESSING:
+        data.setdefault("message", f"{media.original_name}: processing")
+    elif media.status == MediaFile.Status.DONE:
+        count = media.face_count
+        data.setdefault("faces", count)
+        data.setdefault(
+            "message", f"{media.original_name}: {count} face{'' if count == 1 else 's'} found"
+        )
     elif media.status == MediaFile.Status.FAILED:
         data.setdefault("error", media.error)
         data.setdefault("message", f"{media.original_name} failed: {media.error}")

@@ -63,7 +63,7 @@ def _spool(stream: BinaryIO, directory: Path, limit: int) -> tuple[Path, str, in
 
 
 def media_accept(
-    *, stream: BinaryIO, name: str, source: str, job: IngestJob, user=None
+    *, stream: BinaryIO, name: str, source: str, job: IngestJob, user=None, queue: bool = True
 ) -> Accepted:
     """Validate one file and add it to the library, queued for processing.
 
@@ -115,29 +115,50 @@ def media_accept(
             storage_paths.delete_quietly(stored_name)
             return Accepted(MediaFile.objects.get(sha256=sha256), created=False)
 
-    _queue_processing(media)
+    if queue:
+        _queue_processing([media])
     return Accepted(media, created=True)
 
 
-def _queue_processing(media: MediaFile) -> None:
-    from .tasks import process_media
-
-    process_media.enqueue(media.pk, schema_name=connection.schema_name, q_options=_queue_options())
-    media_event(media, message=f"{media.original_name} queued")
-
-
-def _queue_options() -> dict:
-    """Tenants on an ONNX model send their work to the GPU cluster when one is configured."""
+def _gpu_cluster() -> str | None:
+    """The GPU cluster's name when this tenant's model runs on the ONNX engine and
+    GPU workers are configured; None: everything runs on the default cluster."""
     cluster = ingest_setting("GPU_CLUSTER")
     if not cluster:
-        return {}
+        return None
     from recognition.selectors import active_face_model
     from tenants.models import Tenant
 
     tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    if active_face_model(tenant=tenant).engine == "insightface":
-        return {"cluster": cluster}
-    return {}
+    return cluster if active_face_model(tenant=tenant).engine == "insightface" else None
+
+
+def _queue_processing(media: list[MediaFile]) -> None:
+    """One task per file on CPU workers. GPU workers get photos in groups, so one
+    recogniser call embeds the faces of many files (large batches for the GPU)."""
+    from .tasks import process_media, process_media_batch
+
+    schema_name = connection.schema_name
+    cluster = _gpu_cluster()
+    if cluster is None:
+        for item in media:
+            process_media.enqueue(item.pk, schema_name=schema_name)
+    else:
+        photos = [m.pk for m in media if m.kind == MediaFile.Kind.IMAGE]
+        size = ingest_setting("GPU_BATCH_FILES")
+        for start in range(0, len(photos), size):
+            process_media_batch.enqueue(
+                photos[start : start + size],
+                schema_name=schema_name,
+                q_options={"cluster": cluster},
+            )
+        for item in media:
+            if item.kind == MediaFile.Kind.VIDEO:
+                process_media.enqueue(
+                    item.pk, schema_name=schema_name, q_options={"cluster": cluster}
+                )
+    for item in media:
+        media_event(item, message=f"{item.original_name} queued")
 
 
 def media_accept_many(
@@ -148,12 +169,15 @@ def media_accept_many(
     for name, stream in files:
         try:
             accepted.append(
-                media_accept(stream=stream, name=name, source=source, job=job, user=user)
+                media_accept(
+                    stream=stream, name=name, source=source, job=job, user=user, queue=False
+                )
             )
         except MediaRejected as exc:
             rejected.append(Rejected(Path(name).name, exc.code, exc.reason))
     for item in rejected:
         job_note_rejected(job=job, name=item.name, code=item.code, reason=item.reason)
+    _queue_processing([item.media for item in accepted if item.created])
     return accepted, rejected
 
 
@@ -192,12 +216,12 @@ def zip_members(source) -> Iterator[tuple[str, BinaryIO]]:
 
 def media_requeue(*, media: MediaFile) -> None:
     """Queue a file again (the reconciler's and operators' retry); processing is idempotent."""
-    _queue_processing(media)
+    _queue_processing([media])
 
 
 def media_delete(*, media: MediaFile) -> None:
     """Remove the file, its faces, embeddings and crops."""
-    names = [media.file.name, *media.faces.values_list("crop", flat=True)]
+    names = [media.file.name, media.thumbnail.name, *media.faces.values_list("crop", flat=True)]
     crop_dir = f"faces/{media.pk}"
     media.delete()
 

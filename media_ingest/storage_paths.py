@@ -13,6 +13,10 @@ def original_name(sha256: str, extension: str) -> str:
     return f"originals/{sha256[:2]}/{sha256}.{extension}"
 
 
+def thumbnail_name(media_id: int) -> str:
+    return f"thumbs/{media_id}.jpg"
+
+
 def crop_name(media_id: int, ordinal: int) -> str:
     return f"faces/{media_id}/{ordinal}.jpg"
 

@@ -10,7 +10,7 @@ class RecognitionConfig(AppConfig):
         from tenants.portal import register_nav
         from tenants.roles import Role
 
-        register_nav("Recognition model", "recognition-model", roles={Role.OWNER, Role.ADMIN})
+        register_nav("Model", "recognition-model", roles={Role.OWNER, Role.ADMIN})
         post_migrate.connect(
             register_builtin_model, sender=self, dispatch_uid="recognition.builtin"
         )

@@ -26,6 +26,9 @@ class FaceModel(models.Model):
     path = models.CharField(max_length=500, blank=True)
     # The model tenants use until they choose another.
     is_default = models.BooleanField(default=False)
+    # Cosine similarity above which two faces are taken for the same person
+    # (search's default threshold); calibrated per model.
+    match_threshold = models.FloatField(default=0.5)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

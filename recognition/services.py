@@ -18,6 +18,13 @@ from tenants.models import Tenant
 from .conf import recognition_setting
 from .models import FaceModel, TenantFaceModel
 
+# dlib's 128-D descriptors on ../shared/data/faces: same person >= 0.914 cosine
+# for 99% of pairs, different people <= 0.903 for 99% (docs/benchmarks.md).
+DLIB_MATCH_THRESHOLD = 0.91
+# ArcFace-style recognisers commonly separate at about 0.35-0.45 cosine; an
+# operator calibrates an imported pack with `models import --threshold`.
+PACK_MATCH_THRESHOLD = 0.4
+
 
 def builtin_model_ensure() -> FaceModel:
     """Register the dlib engine (weights from the installed package) and make it
@@ -31,6 +38,7 @@ def builtin_model_ensure() -> FaceModel:
             "embedding_dim": info.embedding_dim,
             "weights": info.weights,
             "licence": info.licence,
+            "match_threshold": DLIB_MATCH_THRESHOLD,
         },
     )
     if not FaceModel.objects.filter(is_default=True).exists():
@@ -40,7 +48,11 @@ def builtin_model_ensure() -> FaceModel:
 
 
 def face_model_import(
-    *, source: Path, name: str | None = None, licence: str | None = None
+    *,
+    source: Path,
+    name: str | None = None,
+    licence: str | None = None,
+    match_threshold: float = PACK_MATCH_THRESHOLD,
 ) -> FaceModel:
     """Check an InsightFace-style pack (a directory or a .zip), copy it under
     MODELS_DIR and register it. Nothing is downloaded; the pack must load.
@@ -85,6 +97,7 @@ def face_model_import(
         weights=copied.weights,
         licence=licence_text,
         path=str(destination),
+        match_threshold=match_threshold,
     )
 
 

@@ -7,14 +7,20 @@ from .roles import Role, role_of
 WRITERS = {Role.OWNER, Role.ADMIN, Role.OPERATOR}
 
 
-class TenantMemberPermission(BasePermission):
-    message = "Your role in this organisation does not allow this."
+class IsTenantMember(BasePermission):
+    """Any role in this tenant (for reads, and for POSTs that only read, like search)."""
+
+    message = "You are not a member of this organisation."
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        if not (user and user.is_authenticated):
+        return bool(user and user.is_authenticated and role_of(user) is not None)
+
+
+class TenantMemberPermission(IsTenantMember):
+    message = "Your role in this organisation does not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
             return False
-        role = role_of(user)
-        if role is None:
-            return False
-        return request.method in SAFE_METHODS or role in WRITERS
+        return request.method in SAFE_METHODS or role_of(request.user) in WRITERS

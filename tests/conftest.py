@@ -168,13 +168,14 @@ def _public_schema_between_tests():
     connection.set_schema_to_public()  # sets the search path lazily: no query
 
 
-def run_queued_tasks() -> list:
-    """Take every task off the real ORM broker and run it here, as a worker would
-    (tests that need a separate worker process start `qcluster` instead)."""
+def run_queued_tasks(cluster: str | None = None) -> list:
+    """Take every task off the real ORM broker (the default cluster's queue, or
+    ``cluster``'s) and run it here, as a worker would (tests that need a
+    separate worker process start `qcluster` instead)."""
     from django_q.brokers import get_broker
     from django_q.signing import SignedPackage
 
-    broker = get_broker()
+    broker = get_broker(cluster) if cluster else get_broker()
     results = []
     while True:
         if not broker.queue_size():
@@ -183,3 +184,31 @@ def run_queued_tasks() -> list:
             task = SignedPackage.loads(payload)
             results.append(task["func"](*task["args"], **task["kwargs"]))
             broker.acknowledge(ack_id)
+
+
+@contextlib.contextmanager
+def running_process(argv: list[str], *, env: dict[str, str], log):
+    """A server or worker process for the test, its output in ``log`` (a file, so a
+    chatty child never blocks on a full pipe); stopped, or killed, on exit."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
 import pytest
-from django.conf import settings
 from django.contrib.sessions.models import Session
 from django_tenants.utils import schema_context
 
 from tenants.events import send_event
-from tests.conftest import ALPHA
+from tests.conftest import ALPHA, running_process
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
@@ -33,41 +30,18 @@ def live_server_url(committed, test_subprocess_env, tmp_path):
     """Daphne serving the test database, as `make run` serves the real one."""
     port = _free_port()
     log = tmp_path / "daphne.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "config.asgi:application",
-            ],
-            cwd=settings.BASE_DIR,
-            env=test_subprocess_env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        server.wait()
-        pytest.fail("Daphne did not start:\n" + log.read_text())
-    yield f"http://{ALPHA.host}:{port}"
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    argv = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    with running_process(argv, env=test_subprocess_env, log=log):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("Daphne did not start:\n" + log.read_text())
+        yield f"http://{ALPHA.host}:{port}"
     with schema_context(ALPHA.schema_name):
         Session.objects.all().delete()
 

@@ -52,6 +52,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "knox",
     "media_ingest",
+    "search",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -131,6 +132,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the portal's htmx requests read it
 X_FRAME_OPTIONS = "DENY"
+
+# Domain apps' settings, read through recognition.conf / media_ingest.conf (defaults there).
+RECOGNITION: dict = {}
+INGEST = {
+    # Tenants on an ONNX model send work to this django-q2 cluster, served by GPU
+    # workers started with `Q_CLUSTER_NAME=<name> manage.py qcluster`.
+    "GPU_CLUSTER": env_str("FACET_GPU_CLUSTER", ""),
+}
 
 # What `make run` supervises beside the web server: argv after `python`.
 FACET_PROCESSES = {

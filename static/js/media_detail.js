@@ -13,6 +13,11 @@ for (const box of document.querySelectorAll(".face-box[data-box]")) {
 
 const player = document.querySelector("[data-player]");
 const timeline = document.querySelector(".timeline");
+// Search results link to "#t=<seconds>": open the video at that moment.
+const start = location.hash.match(/^#t=([\d.]+)$/);
+if (player && start) {
+  player.addEventListener("loadedmetadata", () => { player.currentTime = Number(start[1]); }, { once: true });
+}
 if (player && timeline) {
   const duration = Number(timeline.dataset.duration) || 1;
   for (const track of timeline.querySelectorAll(".track")) {

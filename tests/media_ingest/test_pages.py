@@ -32,6 +32,9 @@ def test_library_grid_filters_and_media_page_with_boxes_and_crops(alpha, astrona
     client = alpha.client(alpha.viewer)
     grid = client.get("/library/").content.decode()
     assert "astronaut.jpg" in grid and "badge-done" in grid and " face" in grid
+    assert f"/media/thumbs/{media.pk}.jpg" in grid  # a small thumbnail, not the original
+    thumb = client.get(f"/media/thumbs/{media.pk}.jpg")
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
     assert "astronaut.jpg" not in client.get("/library/?kind=video").content.decode()
     detail = client.get(f"/library/{media.pk}/").content.decode()
     with schema_context(alpha.schema_name):

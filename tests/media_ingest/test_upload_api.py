@@ -232,3 +232,10 @@ def test_stats_count_files_faces_and_states(alpha, operator, processing, astrona
     stats = operator.get("/api/v1/stats/").json()
     assert stats["files"] == 1 and stats["photos"] == 1 and stats["faces"] >= 1
     assert stats["by_status"]["done"] == 1
+
+
+def test_uploads_from_the_portal_page_are_recorded_as_web(alpha, astronaut_jpeg):
+    response = _upload(alpha.client(alpha.owner), "a.jpg", astronaut_jpeg)  # session, not token
+    assert response.status_code == 201
+    with schema_context(alpha.schema_name):
+        assert MediaFile.objects.get().source == "web"

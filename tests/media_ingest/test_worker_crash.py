@@ -6,18 +6,15 @@ import io
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django_q.models import OrmQ, Task
 from django_tenants.utils import schema_context
 
 from media_ingest import services
 from media_ingest.models import Face, IngestJob, MediaFile, Source
-from tests.conftest import ALPHA
+from tests.conftest import ALPHA, running_process
 
 from .conftest import shared_file
 
@@ -40,29 +37,9 @@ def test_killed_worker_mid_task_file_finishes_exactly_once(
             stream=io.BytesIO(photo), name="crowd.jpg", source=Source.API, job=job
         ).media.pk
     log = tmp_path / "qcluster.log"
-    with log.open("wb") as sink:
-        cluster = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    killed = False
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with schema_context(ALPHA.schema_name):
-                media = MediaFile.objects.get(pk=media_id)
-            if media.status == MediaFile.Status.PROCESSING and not killed:
-                for pid in _worker_pids(log):
-                    os.kill(pid, signal.SIGKILL)  # as the OOM killer would
-                killed = True
-            if media.status == MediaFile.Status.DONE:
-                break
-            time.sleep(0.05)
-        assert killed, "the worker was never seen processing:\n" + log.read_text()
-        assert media.status == MediaFile.Status.DONE, log.read_text()
+        with running_process(["manage.py", "qcluster"], env=env, log=log):
+            media = _kill_the_worker_mid_file_then_wait(media_id, log)
         with schema_context(ALPHA.schema_name):
             faces = Face.objects.filter(media_id=media_id)
             assert media.attempts == 2
@@ -70,15 +47,27 @@ def test_killed_worker_mid_task_file_finishes_exactly_once(
             assert faces.values("ordinal").distinct().count() == faces.count()
             assert IngestJob.objects.get(pk=job.pk).done_files == 1
     finally:
-        cluster.terminate()
-        try:
-            cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            cluster.kill()
-            cluster.wait()
         with schema_context(ALPHA.schema_name):
             for item in MediaFile.objects.all():
                 services.media_delete(media=item)
             IngestJob.objects.all().delete()
         Task.objects.all().delete()
         OrmQ.objects.all().delete()
+
+
+def _kill_the_worker_mid_file_then_wait(media_id: int, log: Path) -> MediaFile:
+    killed = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with schema_context(ALPHA.schema_name):
+            media = MediaFile.objects.get(pk=media_id)
+        if media.status == MediaFile.Status.PROCESSING and not killed:
+            for pid in _worker_pids(log):
+                os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+            killed = True
+        if media.status == MediaFile.Status.DONE:
+            break
+        time.sleep(0.05)
+    assert killed, "the worker was never seen processing:\n" + log.read_text()
+    assert media.status == MediaFile.Status.DONE, log.read_text()
+    return media

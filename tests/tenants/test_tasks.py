@@ -1,10 +1,7 @@
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django_q.models import OrmQ, Task
@@ -14,7 +11,7 @@ from knox.models import AuthToken
 
 from tenants.maintenance import purge_expired_tokens
 from tenants.tasks import TenantTaskError, enqueue_tenant_task, run_tenant_task, tenant_task
-from tests.conftest import ALPHA, BETA
+from tests.conftest import ALPHA, BETA, running_process
 
 
 @tenant_task
@@ -93,15 +90,6 @@ def _expired_token(schema_name: str) -> str:
         return instance.token_key
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def test_a_real_worker_runs_the_task_in_the_right_tenant(committed, test_subprocess_env, tmp_path):
     alpha, beta = ALPHA, BETA
     alpha_key = _expired_token(alpha.schema_name)
@@ -109,26 +97,10 @@ def test_a_real_worker_runs_the_task_in_the_right_tenant(committed, test_subproc
     purge_expired_tokens.enqueue(schema_name=alpha.schema_name)  # no transaction: queued now
 
     log = tmp_path / "qcluster.log"
-    with log.open("wb") as sink:
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=settings.BASE_DIR,
-            env=test_subprocess_env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + 90
-        while not Task.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.3)
-        task = Task.objects.first()
-        assert task is not None, "no task finished in 90 s:\n" + log.read_text()
-        assert task.success, task.result
-        assert task.result == 1
-        ready = Client(HTTP_HOST="127.0.0.1").get("/health/ready")
-        assert ready.status_code == 200, ready.json()
+        with running_process(["manage.py", "qcluster"], env=test_subprocess_env, log=log):
+            _wait_for_the_task_then_check_readiness(log)
     finally:
-        _stop(worker)
         Task.objects.all().delete()
         OrmQ.objects.all().delete()
         with schema_context(beta.schema_name):
@@ -139,3 +111,15 @@ def test_a_real_worker_runs_the_task_in_the_right_tenant(committed, test_subproc
     output = log.read_text()
     assert not alpha_left, output
     assert beta_left, "a task for alpha touched beta's schema"
+
+
+def _wait_for_the_task_then_check_readiness(log) -> None:
+    deadline = time.monotonic() + 90
+    while not Task.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    task = Task.objects.first()
+    assert task is not None, "no task finished in 90 s:\n" + log.read_text()
+    assert task.success, task.result
+    assert task.result == 1
+    ready = Client(HTTP_HOST="127.0.0.1").get("/health/ready")
+    assert ready.status_code == 200, ready.json()

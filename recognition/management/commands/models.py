@@ -16,6 +16,12 @@ class Command(BaseCommand):
         imp.add_argument("path", type=Path)
         imp.add_argument("--name", help="Registry name (defaults to the pack's folder name).")
         imp.add_argument("--licence-file", type=Path, help="Licence text to record with it.")
+        imp.add_argument(
+            "--threshold",
+            type=float,
+            default=services.PACK_MATCH_THRESHOLD,
+            help="Cosine similarity above which faces match (search default).",
+        )
         actions.add_parser("list", help="Registered models; * marks the default.")
         use = actions.add_parser("use", help="Set a tenant's active model.")
         use.add_argument("tenant", help="Tenant slug")
@@ -33,10 +39,12 @@ class Command(BaseCommand):
             raise CommandError(f"No model {reference!r}. See `manage.py models list`.")
         return model
 
-    def handle_import(self, path, name, licence_file, **_):
+    def handle_import(self, path, name, licence_file, threshold, **_):
         licence = licence_file.read_text() if licence_file else None
         try:
-            model = services.face_model_import(source=path, name=name, licence=licence)
+            model = services.face_model_import(
+                source=path, name=name, licence=licence, match_threshold=threshold
+            )
         except ModelPackError as exc:
             raise CommandError(f"Pack refused: {exc}") from None
         self.stdout.write(self.style.SUCCESS(f"Registered {model} (id {model.pk})"))

@@ -1,0 +1,79 @@
+"""POST /api/v1/search/: where does this face appear?"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from media_ingest.models import MediaFile, Source
+from tenants.permissions import IsTenantMember
+
+from .query import MAX_TOP_K
+from .services import DEFAULT_TOP_K, SearchError, SearchOptions, search_faces
+
+
+class SearchRequestSerializer(serializers.Serializer):
+    image = serializers.ImageField(required=False, help_text="A photo with the face to find.")
+    face_id = serializers.IntegerField(required=False, help_text="Or a face already stored.")
+    face_index = serializers.IntegerField(
+        required=False, min_value=0, help_text="Which face of the photo (default: the largest)."
+    )
+    top_k = serializers.IntegerField(default=DEFAULT_TOP_K, min_value=1, max_value=MAX_TOP_K)
+    threshold = serializers.FloatField(
+        required=False,
+        min_value=-1,
+        max_value=1,
+        help_text="Cosine similarity cut-off (default: the model's calibrated threshold).",
+    )
+    kind = serializers.MultipleChoiceField(choices=MediaFile.Kind.values, required=False)
+    source = serializers.MultipleChoiceField(choices=Source.values, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+    def validate(self, data):
+        if ("image" in data) == ("face_id" in data):
+            raise serializers.ValidationError("Send either an image or a face_id.")
+        return data
+
+    def options(self) -> SearchOptions:
+        data = self.validated_data
+        return SearchOptions(
+            top_k=data["top_k"],
+            threshold=data.get("threshold"),
+            kinds=tuple(sorted(data.get("kind", ()))),
+            sources=tuple(sorted(data.get("source", ()))),
+            created_from=data.get("created_after"),
+            created_to=data.get("created_before"),
+            face_index=data.get("face_index"),
+        )
+
+
+class SearchView(APIView):
+    # A search only reads (and writes its audit row): every member role may search.
+    permission_classes = [IsTenantMember]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    http_method_names = ["post", "options"]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": SearchRequestSerializer,
+            "application/json": SearchRequestSerializer,
+        }
+    )
+    def post(self, request):
+        params = SearchRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        image = params.validated_data.get("image")
+        try:
+            result = search_faces(
+                user=request.user,
+                options=params.options(),
+                image=image.read() if image else None,
+                face_id=params.validated_data.get("face_id"),
+            )
+        except SearchError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(result.as_dict())
