@@ -334,7 +334,11 @@ def main(argv=None) -> None:
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=64)
     parser.add_argument("--filter-days", type=int, default=100, help="date filter window")
-    parser.add_argument("--halfvec", action="store_true", help="index embedding::halfvec(D)")
+    parser.add_argument(
+        "--index-type",
+        choices=("vector", "halfvec"),
+        help="expression type of the HNSW index (default: production's, search.query.INDEX_TYPE)",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the loaded tenant")
     parser.add_argument("--exact-queries", type=int, default=20)
     args = parser.parse_args(argv)
@@ -364,9 +368,10 @@ def main(argv=None) -> None:
         defaults={"engine": "dlib", "embedding_dim": args.dim, "licence": "bench"},
     )
     slug = f"sb-{args.rows}-{args.dim}-{args.centres}-m{args.m}-ef{args.ef_construction}"
-    if args.halfvec:
+    index_type = args.index_type or query.INDEX_TYPE[args.dim]
+    query.INDEX_TYPE[args.dim] = index_type
+    if index_type == "halfvec":
         slug += "-half"
-        query.INDEX_TYPE[args.dim] = "halfvec"
     schema = Tenant.schema_name_for(slug)
     print(f"data set {slug}: generating ...", flush=True)
     t0 = time.perf_counter()
@@ -381,7 +386,9 @@ def main(argv=None) -> None:
             loaded = cur.fetchone()[0] == args.rows
         if not (args.reuse and loaded):
             t0 = time.perf_counter()
-            timings = load(data, schema, model.id, args.m, args.ef_construction, args.halfvec)
+            timings = load(
+                data, schema, model.id, args.m, args.ef_construction, index_type == "halfvec"
+            )
             timings["total_import_s"] = time.perf_counter() - t0
             print(f"  import: {timings}", flush=True)
         with connection.cursor() as cur:

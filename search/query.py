@@ -7,8 +7,9 @@ tenant's faces can never reach another's results.
 Two plans, chosen per query from the planner's row estimate:
 
 * **index** (most queries): the partial HNSW index of the embedding's
-  dimension, ``(embedding::vector(D)) vector_cosine_ops WHERE
-  vector_dims(embedding) = D`` (media_ingest migration 0002). The query repeats
+  dimension, ``(embedding::vector(128)) vector_cosine_ops WHERE
+  vector_dims(embedding) = 128`` (media_ingest migration 0002) or its
+  ``halfvec(512)`` counterpart (migration 0004). The query repeats
   that expression and predicate word for word, or PostgreSQL cannot use the
   index. ``hnsw.ef_search`` is set per query (``set_config(..., true)`` = SET
   LOCAL) and ``hnsw.iterative_scan = relaxed_order`` keeps the scan going when
@@ -46,9 +47,10 @@ DEFAULT_EXACT_MAX_ROWS = {128: 10_000, 512: 5_000}
 # enough for a filter keeping ~1 row in 100 of a million.
 MAX_SCAN_TUPLES = 100_000
 MAX_TOP_K = 200
-# Type of each partial index's expression: "vector" (migration 0002) or "halfvec"
-# (half the index size; candidates are then re-ranked on the full-precision column).
-INDEX_TYPE = {128: "vector", 512: "vector"}
+# Type of each partial index's expression (media_ingest migrations 0002, 0004):
+# 512-D is indexed as halfvec (half the index size, same recall measured), and
+# its candidates are re-ranked on the full-precision column.
+INDEX_TYPE = {128: "vector", 512: "halfvec"}
 
 Plan = Literal["auto", "index", "exact"]
 

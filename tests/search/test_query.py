@@ -235,3 +235,26 @@ def test_settings_do_not_outlive_the_call_in_a_callers_transaction(alpha, model)
             cursor.execute("SHOW hnsw.iterative_scan")
             assert cursor.fetchone()[0] == "off"
     assert len(hits) == 1
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_512_d_halfvec_index_and_full_precision_rerank(alpha, plan):
+    from recognition.models import FaceModel
+
+    model = FaceModel.objects.create(
+        name="test-512", version="1", engine="insightface", embedding_dim=512, licence="test"
+    )
+    rng = np.random.default_rng(5)
+    query = _unit(rng.standard_normal(512))
+    vectors = [_unit(query + s * rng.standard_normal(512).astype(np.float32)) for s in (0.01, 1.0)]
+    vectors.append(_unit(rng.standard_normal(512)))
+    with schema_context(alpha.schema_name):
+        faces = _faces(_media(), vectors, model)
+        hits = similar_faces(embedding=query, face_model_id=model.id, top_k=3, plan=plan)
+        literal = vector_literal(query)
+        sql, params = search_sql(dimension=512, plan="index", filters=None, threshold=None)
+        text = _plan_text(sql, [model.id, *params, literal, 12, literal, 3])
+    assert "face_embedding_512_hnsw" in text and "halfvec" in text
+    assert [h.face_id for h in hits] == [f.id for f in faces]
+    # Similarities come from the float32 column, not the half-precision index.
+    assert hits[0].similarity == pytest.approx(float(vectors[0] @ query), abs=1e-6)
