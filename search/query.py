@@ -33,9 +33,11 @@ from django.db import connection, transaction
 
 # Embedding sizes that have a partial HNSW index (media_ingest migration 0002).
 INDEXED_DIMENSIONS = (128, 512)
-# ef_search per dimension: the smallest that reached match recall >= 0.95 at 1M rows
-# in bench/search.py (docs/benchmarks.md, "Face search (issue 5)").
-DEFAULT_EF_SEARCH = {128: 200, 512: 400}
+# ef_search per dimension (docs/benchmarks.md, "Face search (issue 5)"). 128: at
+# 1M random-centre faces, ef 100 gave match recall 0.970 at p95 10.8 ms (ef 200:
+# 0.983, 20 ms). 512: not measured at 1M here; issue 5 measured 0.88 at ef 400
+# with a vector(512) m=16 index, so 1M x 512 still needs work (see the docs).
+DEFAULT_EF_SEARCH = {128: 100, 512: 400}
 # Candidates fetched from the index per result wanted, then re-ranked exactly.
 DEFAULT_OVERSAMPLE = 4
 # At or below this many rows (planner estimate of the model's rows left by the
