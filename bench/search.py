@@ -199,14 +199,14 @@ def media_copy_text(data: DataSet, model_id: int) -> bytes:
         out.write(
             f"{i + 1}\t{data.media_kind[i]}\t{data.media_source[i]}\tbench-{i}.jpg\t"
             f"originals/bench/{i}.jpg\t{i:064d}\timage/jpeg\t1000\t{created}\tdone\t"
-            f"{created}\t\t\t1\t{FACES_PER_MEDIA}\t{model_id}\n"
+            f"{created}\t\t\t1\t{FACES_PER_MEDIA}\t{model_id}\t\n"
         )
     return out.getvalue().encode()
 
 
 MEDIA_COLUMNS = (
     "id, kind, source, original_name, file, sha256, mime, size_bytes, created_at, status, "
-    "status_changed_at, error_code, error, attempts, face_count, face_model_id"
+    "status_changed_at, error_code, error, attempts, face_count, face_model_id, thumbnail"
 )
 
 
