@@ -343,8 +343,10 @@ def main(argv=None) -> None:
     parser.add_argument("--exact-queries", type=int, default=20)
     args = parser.parse_args(argv)
 
-    var_dir = Path(os.environ["FACET_VAR_DIR"])
-    assert "pgdata" not in str(Path("var").resolve() / "x") or var_dir != Path("var").resolve()
+    var_dir = Path(os.environ["FACET_VAR_DIR"]).resolve()
+    repo_var = Path(__file__).resolve().parents[1] / "var"
+    if var_dir == repo_var:
+        parser.error("FACET_VAR_DIR is the development install's var/: use a bench-only directory")
     prepare_server(var_dir)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import django
