@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import statistics
 import struct
@@ -310,7 +311,7 @@ def run_queries(label, data, model_id, queries, truth, *, k, threshold, filters=
         "matches_per_query": total / len(queries),
         "recall_at_k": statistics.fmean(at_k),
         "p50_ms": lat[len(lat) // 2],
-        "p95_ms": lat[int(len(lat) * 0.95) - 1],
+        "p95_ms": lat[min(len(lat) - 1, math.ceil(len(lat) * 0.95) - 1)],  # nearest rank
     }
     print(
         f"  {label:<44} match recall {row['match_recall']:.3f} "
