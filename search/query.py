@@ -35,8 +35,8 @@ from django.db import connection, transaction
 INDEXED_DIMENSIONS = (128, 512)
 # ef_search per dimension (docs/benchmarks.md, "Face search (issue 5)"). 128: at
 # 1M random-centre faces, ef 100 gave match recall 0.970 at p95 10.8 ms (ef 200:
-# 0.983, 20 ms). 512: not measured at 1M here; issue 5 measured 0.88 at ef 400
-# with a vector(512) m=16 index, so 1M x 512 still needs work (see the docs).
+# 0.983, 20 ms). 512 (halfvec index): ef 400 gave 0.997 at 200k and 0.971 at
+# 500k (p95 26 ms); 1M x 512 was not run and likely needs a denser graph (docs).
 DEFAULT_EF_SEARCH = {128: 100, 512: 400}
 # Candidates fetched from the index per result wanted, then re-ranked exactly.
 DEFAULT_OVERSAMPLE = 4
