@@ -105,39 +105,29 @@ def beta_secrets(alpha, beta):
 
 
 def _beta_media_with_a_face(name: str = BETA_MEDIA_NAME) -> None:
-    from media_ingest.models import Face, IngestJob, MediaFile
+    from media_ingest.models import IngestJob
     from recognition.models import FaceModel
+    from tests import factories
 
     # Explicit ids: sequences move on with every rolled-back test, rows do not.
     job = IngestJob.objects.create(id=1, source="api", total_files=1, done_files=1)
-    media = MediaFile.objects.create(
+    media = factories.media_file(
         id=1,
         job=job,
-        kind="image",
         source="api",
         original_name=name,
         file=BETA_MEDIA,
         sha256=name.ljust(64, "0")[:64],
-        mime="image/jpeg",
         size_bytes=17,
-        status="done",
         face_count=1,
     )
-    Face.objects.create(
+    factories.face(
         id=1,
         media=media,
-        ordinal=0,
         face_model=FaceModel.objects.get(is_default=True),
-        box_left=0,
-        box_top=0,
-        box_right=10,
-        box_bottom=10,
-        landmarks=[],
-        quality=0.9,
-        detector_score=1.0,
         crop=BETA_MEDIA,
         embedding=[0.1] * 128,
-    )
+    ).save()
 
 
 def _alpha_credentials(alpha):

@@ -4,7 +4,6 @@ model and tenant boundaries, and that the SQL matches the partial HNSW index."""
 from __future__ import annotations
 
 from datetime import timedelta
-from itertools import count
 
 import numpy as np
 import pytest
@@ -19,10 +18,10 @@ from search.query import (
     similar_faces,
     vector_literal,
 )
+from tests import factories
 
 DIM = 128
 PLANS = ("index", "exact")
-_sha = count(1)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -43,17 +42,7 @@ def _towards(similarity: float, base: int = 0, other: int = 1) -> np.ndarray:
 def _media(*, kind="image", source="web", days_ago=0):
     from media_ingest.models import MediaFile
 
-    n = next(_sha)
-    media = MediaFile.objects.create(
-        kind=kind,
-        source=source,
-        original_name=f"m{n}.jpg",
-        file=f"originals/t/{n}.jpg",
-        sha256=f"{n:064d}",
-        mime="image/jpeg",
-        size_bytes=1,
-        status="done",
-    )
+    media = factories.media_file(kind=kind, source=source)
     if days_ago:
         MediaFile.objects.filter(pk=media.pk).update(
             created_at=timezone.now() - timedelta(days=days_ago)
@@ -65,20 +54,7 @@ def _faces(media, vectors, model):
     from media_ingest.models import Face
 
     return Face.objects.bulk_create(
-        Face(
-            media=media,
-            ordinal=i,
-            face_model=model,
-            box_left=0,
-            box_top=0,
-            box_right=10,
-            box_bottom=10,
-            landmarks=[],
-            quality=0.9,
-            detector_score=1.0,
-            crop="crops/x.jpg",
-            embedding=vector,
-        )
+        factories.face(media=media, face_model=model, embedding=vector, ordinal=i)
         for i, vector in enumerate(vectors)
     )
 
