@@ -79,7 +79,7 @@ def test_sign_in_see_dashboard_and_receive_a_live_event(live_server_url, page):
 
     page.get_by_role("heading", name="Alpha Org").wait_for()
     assert page.url == f"{live_server_url}/"
-    page.locator("[data-events-status][data-state='open']").wait_for(timeout=15_000)
+    page.locator("[data-events-status][data-state='open']").wait_for(timeout=30_000)
 
     # Playwright's sync API owns this thread's event loop: publish from another thread,
     # as a worker process would.
@@ -93,5 +93,5 @@ def test_sign_in_see_dashboard_and_receive_a_live_event(live_server_url, page):
     )
     publisher.start()
     publisher.join(timeout=30)
-    page.get_by_text("Job 7: 3/10 files").wait_for(timeout=15_000)
+    page.get_by_text("Job 7: 3/10 files").wait_for(timeout=30_000)
     assert page.locator("[data-events-empty]").count() == 0
