@@ -92,8 +92,11 @@ def media_accept(
         # Videos are probed by the worker, in a sandboxed decoder process.
 
         stored_name = storage_paths.original_name(sha256, sniffed.extension)
-        with path.open("rb") as spooled:
-            stored_name = default_storage.save(stored_name, File(spooled))
+        # The name is the content's hash: a file left by an upload whose row was
+        # rolled back already holds these very bytes, so keep it, never a copy.
+        if not default_storage.exists(stored_name):
+            with path.open("rb") as spooled:
+                stored_name = default_storage.save(stored_name, File(spooled))
         try:
             with transaction.atomic():
                 media = MediaFile.objects.create(
@@ -111,8 +114,8 @@ def media_accept(
                 )
                 IngestJob.objects.filter(pk=job.pk).update(total_files=F("total_files") + 1)
         except IntegrityError:
-            # The same bytes arrived concurrently and the other upload won.
-            storage_paths.delete_quietly(stored_name)
+            # The same bytes arrived concurrently and the other upload won; the
+            # stored file (same name, same bytes) is now the winner's.
             return Accepted(MediaFile.objects.get(sha256=sha256), created=False)
 
     if queue:

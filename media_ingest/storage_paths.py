@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 
 
 def original_name(sha256: str, extension: str) -> str:
-    return f"originals/{sha256[:2]}/{sha256}.{extension}"
+    return f"originals/{sha256[:2]}/{sha256}.{extension.lstrip('.')}"
 
 
 def thumbnail_name(media_id: int) -> str:

@@ -109,3 +109,14 @@ def test_crops_are_saved_under_the_tenants_own_prefix(alpha, astronaut_jpeg):
         original = default_storage.path(MediaFile.objects.get(pk=media_id).file.name)
     for item in (path, original):
         assert item.startswith(f"{settings.MEDIA_ROOT}/{alpha.schema_name}/")
+
+
+def test_originals_get_a_server_generated_name_from_their_content(alpha, astronaut_jpeg):
+    import hashlib
+
+    media_id = _accept(alpha, "../../My Holiday.JPG", astronaut_jpeg)
+    digest = hashlib.sha256(astronaut_jpeg).hexdigest()
+    with schema_context(alpha.schema_name):
+        media = MediaFile.objects.get(pk=media_id)
+    assert media.file.name == f"originals/{digest[:2]}/{digest}.jpg"
+    assert media.original_name == "My Holiday.JPG"
