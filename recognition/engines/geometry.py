@@ -71,6 +71,27 @@ def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, floa
     return np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA)), scale
 
 
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2x3 matrix of the least-squares similarity (rotation, uniform scale,
+    translation; no reflection) taking ``src`` points onto ``dst``: the
+    estimate skimage's SimilarityTransform makes (Umeyama), in its 2-D
+    closed form. skimage's generic estimator costs ~0.5 ms per face, as much
+    as a tenth of embedding it."""
+    src = np.asarray(src, dtype=np.float64).reshape(-1, 2)
+    dst = np.asarray(dst, dtype=np.float64).reshape(-1, 2)
+    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    sx, sy = (src - src_mean).T
+    dx, dy = (dst - dst_mean).T
+    norm = float((sx * sx + sy * sy).sum())
+    if norm == 0.0:  # all points coincide: no scale or rotation to recover
+        a, b = 1.0, 0.0
+    else:
+        a = float((sx * dx + sy * dy).sum()) / norm
+        b = float((sx * dy - sy * dx).sum()) / norm
+    linear = np.array([[a, -b], [b, a]])
+    return np.hstack([linear, (dst_mean - linear @ src_mean)[:, None]])
+
+
 def sha256_file(path: str, chunk: int = 1 << 20) -> str:
     import hashlib
 

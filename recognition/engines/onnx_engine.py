@@ -11,10 +11,10 @@ a CUDA load that fails falls back to CPU silently inside onnxruntime, so
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from recognition.engines.base import (
@@ -31,10 +31,36 @@ from recognition.engines.geometry import (
     box_from_points,
     points_to_original,
     rotate,
+    similarity_transform,
 )
 from recognition.engines.packs import PackManifest, validate_pack
 from recognition.errors import EngineUnavailable, ModelPackError
 from recognition.quality import face_quality
+
+# InsightFace's ArcFace alignment template: five landmarks in a 112x112 crop.
+ARCFACE_TEMPLATE = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
+# SCRFD's coarsest feature stride: a detector canvas must be a multiple of it.
+DETECTOR_STRIDE = 32
+
+
+def arcface_landmarks(size: int) -> np.ndarray:
+    """The template for a ``size`` px crop, as insightface's ``estimate_norm``
+    lays it out (112-multiples scale it; 128-multiples also shift it right)."""
+    if size % 112 == 0:
+        return ARCFACE_TEMPLATE * (size / 112.0)
+    if size % 128 == 0:
+        ratio = size / 128.0
+        return ARCFACE_TEMPLATE * ratio + np.array([8.0 * ratio, 0.0])
+    raise ModelPackError(f"recogniser input {size}px is neither a multiple of 112 nor of 128")
 
 
 def choose_providers(prefer_gpu: bool = True) -> list[str]:
@@ -50,8 +76,10 @@ class OnnxEngine(FaceEngine):
     """Options:
 
     det_size: detector input side for large images (default 640)
-    small_det_size: side used when the image's longer side is <= it (default 320;
-        SCRFD is fully convolutional, so small images need no 640 canvas)
+    small_det_size: images whose longer side is <= it (default 320) are
+        detected at their own scale, on a square canvas of that side rounded up
+        to a multiple of 32 (SCRFD is fully convolutional: a 250 px portrait
+        needs neither a 640 canvas nor upscaling to 320, which costs 1.7x)
     det_thresh / nms_thresh: detector thresholds
     intra_op_threads: onnxruntime threads per session (default 1: we run one
         worker process per core); inter-op is always 1
@@ -94,7 +122,6 @@ class OnnxEngine(FaceEngine):
         try:
             import onnxruntime as ort
             from insightface.model_zoo import get_model
-            from insightface.utils import face_align
         except ImportError as exc:  # pragma: no cover - environment dependent
             raise EngineUnavailable(
                 "insightface engine needs onnxruntime (or onnxruntime-gpu) and insightface "
@@ -139,11 +166,11 @@ class OnnxEngine(FaceEngine):
             nms_thresh=self.nms_thresh,
         )
         recogniser.prepare(ctx_id=0)
-        return detector, recogniser, face_align
+        return detector, recogniser
 
     @property
     def provider(self) -> str:
-        detector, _, _ = self._load()
+        detector, _ = self._load()
         return detector.session.get_providers()[0]
 
     @property
@@ -160,17 +187,23 @@ class OnnxEngine(FaceEngine):
 
     # -- detection -----------------------------------------------------------
     def _det_input(self, frame: np.ndarray) -> tuple[int, int]:
-        side = self.small_det_size if max(frame.shape[:2]) <= self.small_det_size else self.det_size
+        longest = max(frame.shape[:2])
+        if longest > self.small_det_size:
+            return self.det_size, self.det_size
+        # Square, so at most small_det_size / 32 shapes (one fixed-shape
+        # onnxruntime session each) ever exist.
+        side = max(DETECTOR_STRIDE, -(-longest // DETECTOR_STRIDE) * DETECTOR_STRIDE)
         return side, side
 
-    def _find(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
-        """[(box4 float, kps (5,2), score, k)] in the rotated-by-k frame."""
-        detector, _, _ = self._load()
+    def _find(self, bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
+        """[(box4 float, kps (5,2), score, k)] in the rotated-by-k frame of
+        the BGR image (insightface's channel order)."""
+        detector, _ = self._load()
         tries = (0, *ROTATIONS) if self.rotate_retry else (0,)
         for k in tries:
-            bgr = np.ascontiguousarray(rotate(image, k)[:, :, ::-1])
+            frame = rotate(bgr, k)
             dets, kpss = detector.detect(
-                bgr, input_size=self._det_input(bgr), det_thresh=self.det_thresh
+                frame, input_size=self._det_input(frame), det_thresh=self.det_thresh
             )
             if len(dets):
                 return [(dets[i, :4], kpss[i], float(dets[i, 4]), k) for i in range(len(dets))]
@@ -195,37 +228,40 @@ class OnnxEngine(FaceEngine):
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         image = check_image(image)
-        return self._faces(image, self._find(image))
+        return self._faces(image, self._find(_bgr(image)))
 
     # -- embedding -----------------------------------------------------------
-    def _crops(self, image: np.ndarray, faces: Sequence[DetectedFace]) -> list[np.ndarray]:
-        # The similarity transform in norm_crop removes any rotation, so
-        # original-frame landmarks work for faces found by rotation retry too.
-        _, _, face_align = self._load()
-        bgr = np.ascontiguousarray(image[:, :, ::-1])
+    def _crops(self, bgr: np.ndarray, faces: Sequence[DetectedFace]) -> list[np.ndarray]:
+        """ArcFace-aligned BGR crops, as insightface's ``norm_crop`` makes them.
+        The similarity transform removes any rotation, so original-frame
+        landmarks work for faces found by rotation retry too."""
         size = self.manifest.recogniser_input_size
-        with warnings.catch_warnings():
-            # insightface 2.1 calls skimage's deprecated SimilarityTransform.estimate
-            warnings.simplefilter("ignore", FutureWarning)
-            return [face_align.norm_crop(bgr, landmark=f.landmarks, image_size=size) for f in faces]
+        template = arcface_landmarks(size)
+        return [
+            cv2.warpAffine(
+                bgr, similarity_transform(f.landmarks, template), (size, size), borderValue=0.0
+            )
+            for f in faces
+        ]
 
     def _features(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return self.empty_embeddings()
-        _, recogniser, _ = self._load()
+        _, recogniser = self._load()
         return l2_normalise(recogniser.get_feat(crops))
 
     def embed(self, image: np.ndarray, faces: Sequence[DetectedFace]) -> np.ndarray:
         image = check_image(image)
-        return self._features(self._crops(image, faces))
+        return self._features(self._crops(_bgr(image), faces))
 
     def analyze_batch(self, images: Sequence[np.ndarray]) -> list[AnalyzeResult]:
         per_image, crops = [], []
         for image in images:
             image = check_image(image)
-            faces = self._faces(image, self._find(image))
+            bgr = _bgr(image)
+            faces = self._faces(image, self._find(bgr))
             per_image.append(faces)
-            crops.extend(self._crops(image, faces))
+            crops.extend(self._crops(bgr, faces))
         vectors = self._features(crops)
         results, start = [], 0
         for faces in per_image:
@@ -235,3 +271,8 @@ class OnnxEngine(FaceEngine):
 
     def empty_embeddings(self) -> np.ndarray:
         return np.zeros((0, self.manifest.embedding_dim), dtype=np.float32)
+
+
+def _bgr(rgb: np.ndarray) -> np.ndarray:
+    # cv2 swaps channels ~20x faster than numpy copying a [..., ::-1] view.
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)

@@ -120,3 +120,27 @@ def test_rejects_non_rgb_input(engine):
         engine.detect(np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError):
         engine.detect(np.zeros((10, 10, 3), np.float32))
+
+
+def test_onnx_crops_are_insightface_aligned_crops(onnx_engine, astronaut):
+    """The engine aligns faces itself (faster); the crops must be the ones
+    insightface's norm_crop makes, or a pack's embeddings would shift."""
+    import cv2
+    from insightface.utils.face_align import norm_crop
+
+    face = best(onnx_engine.detect(astronaut))
+    bgr = cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR)
+    with pytest.warns(FutureWarning):  # insightface calls a deprecated skimage API
+        expected = norm_crop(bgr, landmark=face.landmarks, image_size=112)
+    ours = onnx_engine._crops(bgr, [face])[0]
+    assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_onnx_small_images_are_detected_at_their_own_scale(onnx_engine, face_image):
+    """A 250 px portrait runs on a 256 canvas (not upscaled to 320) and still
+    gives the face; large photos keep the full detector size."""
+    portrait = face_image("identities", "Aaron_Sorkin", "Aaron_Sorkin_0001.jpg")
+    assert portrait.shape[:2] == (250, 250)
+    assert onnx_engine._det_input(portrait) == (256, 256)
+    assert len(onnx_engine.detect(portrait)) >= 1
+    assert onnx_engine._det_input(np.zeros((500, 900, 3), np.uint8)) == (640, 640)

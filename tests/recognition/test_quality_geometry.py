@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from recognition.engines.geometry import points_to_original, points_to_rotated, rotate
+from recognition.engines.geometry import (
+    points_to_original,
+    points_to_rotated,
+    rotate,
+    similarity_transform,
+)
 from recognition.quality import blur_score, face_quality, pose_score, size_score
 
 FRONTAL = np.array(
@@ -39,3 +44,25 @@ def test_rotation_mapping_round_trips(k):
     back = points_to_original(centre_rotated, k, 50, 30)
     assert np.allclose(back, [[40.5, 5.5]])
     assert np.allclose(points_to_rotated(back, k, 50, 30), centre_rotated)
+
+
+def test_similarity_transform_matches_skimage_estimate():
+    """The closed form used for face alignment gives skimage's Umeyama estimate."""
+    from skimage.transform import SimilarityTransform
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        angle, scale = rng.uniform(-np.pi, np.pi), rng.uniform(0.2, 4.0)
+        turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        src = (FRONTAL @ turn.T) * scale + rng.uniform(-300, 300, 2) + rng.normal(0, 3, (5, 2))
+        expected = SimilarityTransform.from_estimate(src, FRONTAL.astype(np.float64)).params[:2]
+        assert np.allclose(similarity_transform(src, FRONTAL), expected, atol=1e-9)
+
+
+def test_similarity_transform_maps_points_onto_target():
+    moved = FRONTAL * 2.5 + np.array([40.0, -7.0])
+    matrix = similarity_transform(moved, FRONTAL)
+    mapped = moved @ matrix[:, :2].T + matrix[:, 2]
+    assert np.allclose(mapped, FRONTAL, atol=1e-4)
+    # All landmarks on one pixel: identity scale, no division by zero.
+    assert np.isfinite(similarity_transform(np.ones((5, 2)), FRONTAL)).all()
