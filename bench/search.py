@@ -32,6 +32,7 @@ import argparse
 import io
 import math
 import os
+import re
 import statistics
 import struct
 import sys
@@ -211,12 +212,13 @@ MEDIA_COLUMNS = (
 )
 
 
-def load(
-    data: DataSet, schema: str, model_id: int, m: int, ef_construction: int, halfvec: bool
-) -> dict:
+def load(data: DataSet, schema: str, model_id: int, m: int, ef_construction: int) -> dict:
     from django.db import connection
 
-    index = f"face_embedding_{data.dim}_hnsw"
+    from search.indexes import FACE_INDEXES
+
+    face_index = FACE_INDEXES[data.dim]
+    index = face_index.name
     timings = {}
     with connection.cursor() as cur:
         cur.execute(f"SET search_path TO {schema}, public")
@@ -243,14 +245,8 @@ def load(
         timings["maintenance_work_mem"] = cur.fetchone()[0]
         cur.execute("SHOW max_parallel_maintenance_workers")
         timings["parallel_workers"] = cur.fetchone()[0]
-        # Same name, expression and predicate as media_ingest migration 0002.
-        kind = "halfvec" if halfvec else "vector"
-        cur.execute(
-            f"CREATE INDEX {index} ON media_ingest_face USING hnsw "
-            f"((embedding::{kind}({data.dim})) {kind}_cosine_ops) "
-            f"WITH (m = {m}, ef_construction = {ef_construction}) "
-            f"WHERE vector_dims(embedding) = {data.dim}"
-        )
+        # Production's index (name, expression, predicate), built after the COPY.
+        cur.execute(face_index.create_sql(m=m, ef_construction=ef_construction))
         timings["index_build_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         cur.execute("VACUUM ANALYZE media_ingest_face")
@@ -322,6 +318,11 @@ def run_queries(label, data, model_id, queries, truth, *, k, threshold, filters=
     return row
 
 
+def _short(plan: str) -> str:
+    """EXPLAIN text, indented, with the query vector literals elided."""
+    return re.sub(r"'\[[^\]]*\]'", "'[...]'", plan).replace("\n", "\n    ")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -331,15 +332,12 @@ def main(argv=None) -> None:
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--ef-search", type=int, nargs="+", default=[40, 100, 200, 400])
-    parser.add_argument("--oversample", type=int, default=4)
+    parser.add_argument(
+        "--oversample", type=int, help="candidates per result (default: production's)"
+    )
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=64)
     parser.add_argument("--filter-days", type=int, default=100, help="date filter window")
-    parser.add_argument(
-        "--index-type",
-        choices=("vector", "halfvec"),
-        help="expression type of the HNSW index (default: production's, search.query.INDEX_TYPE)",
-    )
     parser.add_argument("--reuse", action="store_true", help="keep the loaded tenant")
     parser.add_argument("--exact-queries", type=int, default=20)
     args = parser.parse_args(argv)
@@ -371,10 +369,8 @@ def main(argv=None) -> None:
         defaults={"engine": "dlib", "embedding_dim": args.dim, "licence": "bench"},
     )
     slug = f"sb-{args.rows}-{args.dim}-{args.centres}-m{args.m}-ef{args.ef_construction}"
-    index_type = args.index_type or query.INDEX_TYPE[args.dim]
-    query.INDEX_TYPE[args.dim] = index_type
-    if index_type == "halfvec":
-        slug += "-half"
+    if args.dim == 512:
+        slug += "-sketch"  # the index of media_ingest migration 0005
     schema = Tenant.schema_name_for(slug)
     print(f"data set {slug}: generating ...", flush=True)
     t0 = time.perf_counter()
@@ -389,9 +385,7 @@ def main(argv=None) -> None:
             loaded = cur.fetchone()[0] == args.rows
         if not (args.reuse and loaded):
             t0 = time.perf_counter()
-            timings = load(
-                data, schema, model.id, args.m, args.ef_construction, index_type == "halfvec"
-            )
+            timings = load(data, schema, model.id, args.m, args.ef_construction)
             timings["total_import_s"] = time.perf_counter() - t0
             print(f"  import: {timings}", flush=True)
         with connection.cursor() as cur:
@@ -421,9 +415,7 @@ def main(argv=None) -> None:
         print(f"  numpy exact: {1000 * (time.perf_counter() - t0) / len(queries):.1f} ms/query")
 
         print("  EXPLAIN (index plan):")
-        print(
-            "    " + explain(embedding=queries[0], face_model_id=model.id).replace("\n", "\n    ")
-        )
+        print("    " + _short(explain(embedding=queries[0], face_model_id=model.id)))
         for q in warm:  # touch the index pages once
             query.similar_faces(
                 embedding=q, face_model_id=model.id, top_k=k, plan="index", ef_search=100
@@ -440,7 +432,7 @@ def main(argv=None) -> None:
                     k=k,
                     threshold=args.threshold,
                     ef_search=ef,
-                    oversample=args.oversample,
+                    oversample=args.oversample or query.DEFAULT_OVERSAMPLE,
                 )
             )
         n_exact = args.exact_queries
@@ -468,10 +460,7 @@ def main(argv=None) -> None:
         print(f"  filter keeps {mask.mean():.3f} of rows")
         print("  EXPLAIN (filtered, index plan):")
         print(
-            "    "
-            + explain(embedding=queries[0], face_model_id=model.id, filters=filters).replace(
-                "\n", "\n    "
-            )
+            "    " + _short(explain(embedding=queries[0], face_model_id=model.id, filters=filters))
         )
         for ef in args.ef_search:
             rows.append(
@@ -485,7 +474,7 @@ def main(argv=None) -> None:
                     threshold=args.threshold,
                     filters=filters,
                     ef_search=ef,
-                    oversample=args.oversample,
+                    oversample=args.oversample or query.DEFAULT_OVERSAMPLE,
                 )
             )
         # A narrow filter (~1%): the auto plan should pick the exact scan.

@@ -7,15 +7,15 @@ tenant's faces can never reach another's results.
 Two plans, chosen per query from the planner's row estimate:
 
 * **index** (most queries): the partial HNSW index of the embedding's
-  dimension, ``(embedding::vector(128)) vector_cosine_ops WHERE
-  vector_dims(embedding) = 128`` (media_ingest migration 0002) or its
-  ``halfvec(512)`` counterpart (migration 0004). The query repeats
-  that expression and predicate word for word, or PostgreSQL cannot use the
-  index. ``hnsw.ef_search`` is set per query (``set_config(..., true)`` = SET
-  LOCAL) and ``hnsw.iterative_scan = relaxed_order`` keeps the scan going when
-  the model or the filters reject candidates, so filtered queries still return
-  ``top_k`` rows. An over-fetched candidate set (``oversample`` x ``top_k``) is
-  re-ranked exactly: relaxed order may return neighbours slightly out of order.
+  dimension (``search.indexes``: the 128-D embedding itself, or a 128-D
+  sketch of a 512-D one). The query repeats the index's expression and
+  predicate word for word, or PostgreSQL cannot use the index.
+  ``hnsw.ef_search`` is set per query (``set_config(..., true)`` = SET LOCAL)
+  and ``hnsw.iterative_scan = relaxed_order`` keeps the scan going when the
+  model or the filters reject candidates, so filtered queries still return
+  ``top_k`` rows. An over-fetched candidate set (``oversample`` x ``top_k``)
+  is re-ranked exactly on the full embedding: relaxed order and sketches
+  return neighbours out of order.
 * **exact**: when the model and filters leave few rows (``exact_max_rows``),
   a sequential/B-tree scan of those rows with exact cosine is both faster and
   exact; the HNSW path would visit many rejected graph nodes.
@@ -31,28 +31,28 @@ from typing import Literal
 import numpy as np
 from django.db import connection, transaction
 
-# Embedding sizes that have a partial HNSW index (media_ingest migration 0002).
-INDEXED_DIMENSIONS = (128, 512)
-# ef_search per dimension (docs/benchmarks.md, "Face search (issue 5)"). 128: at
-# 1M random-centre faces, ef 100 gave match recall 0.970 at p95 10.8 ms (ef 200:
-# 0.983, 20 ms). 512 (halfvec index): ef 400 gave 0.997 at 200k and 0.971 at
-# 500k (p95 26 ms); 1M x 512 was not run and likely needs a denser graph (docs).
-DEFAULT_EF_SEARCH = {128: 100, 512: 400}
+from search.indexes import FACE_INDEXES
+
+# Embedding sizes that have a partial HNSW index.
+INDEXED_DIMENSIONS = tuple(FACE_INDEXES)
+# ef_search per dimension (docs/benchmarks.md, "Face search (issue 5)"), from
+# 1M random-centre faces on 2 cores. 128: ef 100 gave match recall 0.967 at p95
+# 10.9 ms (ef 200: 0.979, 15.5 ms). 512 (sketch): ef 200 gave 0.982 at p95
+# 18 ms (ef 100: 0.959, 13.4 ms).
+DEFAULT_EF_SEARCH = {128: 100, 512: 200}
 # Candidates fetched from the index per result wanted, then re-ranked exactly.
+# At 1M x 512 (sketch index) 4 and 8 gave the same match recall, and 8 cost
+# filtered queries 1.7x (p95 65 vs 39 ms): the matches lead the sketch's order.
 DEFAULT_OVERSAMPLE = 4
 # At or below this many rows (planner estimate of the model's rows left by the
-# filters) the exact scan wins. PostgreSQL's exact cosine cost 2.2 us per 128-D
-# row and 3.9 us per 512-D row on the (loaded) 2-core bench machine, so these
-# keep an exact search under ~20 ms; above them a filtered HNSW scan is cheaper.
-DEFAULT_EXACT_MAX_ROWS = {128: 10_000, 512: 5_000}
+# filters) the exact scan wins. A filtered HNSW scan costs about 1/selectivity
+# (1M faces: ~35 ms keeping 10% of them, ~300 ms keeping 0.8%), the exact scan
+# about the rows it reads (~3 us a row): they cross near 10k rows at 1M.
+DEFAULT_EXACT_MAX_ROWS = {128: 10_000, 512: 10_000}
 # Iterative scans stop after this many visited tuples (pgvector default 20000):
 # enough for a filter keeping ~1 row in 100 of a million.
 MAX_SCAN_TUPLES = 100_000
 MAX_TOP_K = 200
-# Type of each partial index's expression (media_ingest migrations 0002, 0004):
-# 512-D is indexed as halfvec (half the index size, same recall measured), and
-# its candidates are re-ranked on the full-precision column.
-INDEX_TYPE = {128: "vector", 512: "halfvec"}
 
 Plan = Literal["auto", "index", "exact"]
 
@@ -147,44 +147,48 @@ def search_sql(
 ) -> tuple[str, list]:
     """The SQL of one search and the filters' parameters.
 
-    Placeholders, in order. exact: face_model_id, filter parameters, query
-    vector, [max distance], top_k. index: face_model_id, filter parameters,
+    Placeholders, in order. exact: query vector, face_model_id, filter
+    parameters, [max distance], top_k. index: face_model_id, filter parameters,
     query vector, candidate count, query vector, [max distance], top_k.
     """
     d = int(dimension)
     join, where, params = _filter_sql(filters)
     cut = " AND distance <= %s" if threshold is not None else ""
     if plan == "exact":
-        # The rows are collected first (MATERIALIZED), then ranked with a top-N
-        # sort. PostgreSQL has no statistics on vector_dims(embedding) and guesses
-        # 0.5% of the table: with that condition inside, it sorted every face by
-        # distance before the media join, or hash-joined a seq scan of all faces
-        # (300 ms instead of ~20 ms at 100k rows). The model implies the dimension;
-        # the dims check runs on the collected rows only.
-        # `embedding <=> q` without the `::vector(D)` cast is not the index's
+        # The rows are collected and scored first (MATERIALIZED), then ranked
+        # with a top-N sort. PostgreSQL has no statistics on
+        # vector_dims(embedding) and guesses 0.5% of the table: with that
+        # condition in the WHERE, it sorted every face by distance before the
+        # media join, or hash-joined a seq scan of all faces (300 ms instead of
+        # ~20 ms at 100k rows), so it only guards the distance (a model implies
+        # its dimension anyway). Scoring inside the pool keeps the 2 KB
+        # embeddings out of the tuplestore and lets a parallel worker share the
+        # scoring (8k 512-D rows of a 1M table: p50 33 -> 26 ms).
+        # `embedding <=> q` without the `::vector(D)` cast is not an index's
         # expression, so this can never become an HNSW scan (which would lose
         # rows to the filters).
         sql = (
             f"WITH pool AS MATERIALIZED ("  # noqa: S608
-            f"  SELECT f.id, f.media_id, f.track_id, f.embedding "
+            f"  SELECT f.id, f.media_id, f.track_id, "
+            f"    CASE WHEN vector_dims(f.embedding) = {d} "
+            f"      THEN f.embedding <=> %s::vector END AS distance "
             f"  FROM media_ingest_face f {join} "
             f"  WHERE f.face_model_id = %s{where}"
             f") "
-            f"SELECT id, media_id, track_id, 1 - distance FROM ("
-            f"  SELECT id, media_id, track_id, (embedding <=> %s::vector) AS distance "
-            f"  FROM pool WHERE vector_dims(embedding) = {d}"
-            f") r WHERE true{cut} ORDER BY distance, id LIMIT %s"
+            f"SELECT id, media_id, track_id, 1 - distance FROM pool "
+            f"WHERE distance IS NOT NULL{cut} ORDER BY distance, id LIMIT %s"
         )
         return sql, params
-    kind = INDEX_TYPE.get(d, "vector")
-    # The inner ORDER BY must be exactly `embedding::<type>(D) <=> <type>(D) value`
-    # with the index's WHERE predicate for the partial HNSW index to serve it.
+    index = FACE_INDEXES[d]
+    # The inner ORDER BY must be exactly the index's expression `<=>` a value of
+    # its type, with the index's WHERE predicate, for the partial index to serve it.
     sql = (
         f"WITH candidates AS MATERIALIZED ("  # noqa: S608
         f"  SELECT f.id, f.media_id, f.track_id, f.embedding "
         f"  FROM media_ingest_face f {join} "
         f"  WHERE vector_dims(f.embedding) = {d} AND f.face_model_id = %s{where} "
-        f"  ORDER BY f.embedding::{kind}({d}) <=> %s::{kind}({d}) "
+        f"  ORDER BY {index.indexed_value('f.embedding')} "
+        f"    <=> {index.indexed_value('%s::vector')} "
         f"  LIMIT %s"
         f") "
         f"SELECT id, media_id, track_id, 1 - distance FROM ("
@@ -278,7 +282,7 @@ def similar_faces(
             # reads as such, or the planner hash-joins a seq scan of every face
             # instead of following the media_id index from the filtered media.
             cursor.execute("SELECT set_config('random_page_cost', '1.1', true)")
-            cursor.execute(sql, [face_model_id, *filter_params, literal, *cut, top_k])
+            cursor.execute(sql, [literal, face_model_id, *filter_params, *cut, top_k])
         else:
             candidates = max(top_k * oversample, top_k)
             ef = max(ef_search or DEFAULT_EF_SEARCH.get(dimension, 200), candidates)
@@ -313,8 +317,9 @@ def explain(
             cursor, ef_search=DEFAULT_EF_SEARCH.get(vector.size, 200), filtered=bool(filter_params)
         )
         if plan == "exact":
-            params = [face_model_id, *filter_params, literal, top_k]
+            params = [literal, face_model_id, *filter_params, top_k]
         else:
-            params = [face_model_id, *filter_params, literal, top_k * 4, literal, top_k]
+            candidates = top_k * DEFAULT_OVERSAMPLE
+            params = [face_model_id, *filter_params, literal, candidates, literal, top_k]
         cursor.execute("EXPLAIN " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())

@@ -3,6 +3,9 @@
 Images are contiguous RGB ``uint8`` arrays of shape (H, W, 3) everywhere
 (see :func:`recognition.imaging.load_image`). Coordinates are pixels of that
 image, whatever the engine did internally (downscaling, rotation retry).
+Embeddings are L2-normalised float32 rows; wider than 128-D they are in the
+fixed random basis of :mod:`recognition.engines.basis` (search's sketch index
+relies on it).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from recognition.engines.base import (
     check_image,
     l2_normalise,
 )
+from recognition.engines.basis import to_sketch_basis
 from recognition.engines.geometry import (
     ROTATIONS,
     box_corners,
@@ -248,7 +249,7 @@ class OnnxEngine(FaceEngine):
         if not crops:
             return self.empty_embeddings()
         _, recogniser = self._load()
-        return l2_normalise(recogniser.get_feat(crops))
+        return to_sketch_basis(l2_normalise(recogniser.get_feat(crops)))
 
     def embed(self, image: np.ndarray, faces: Sequence[DetectedFace]) -> np.ndarray:
         image = check_image(image)

@@ -177,3 +177,24 @@ def test_importing_the_library_loads_no_model_and_no_django():
     )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+def test_wide_pack_embeddings_come_out_in_the_sketch_basis(tmp_path, shared, astronaut):
+    """A 512-D pack's embeddings are rotated into the fixed basis search's
+    sketch index relies on (recognition.engines.basis); cosines are unchanged."""
+    import numpy as np
+
+    from recognition.engines.basis import sketch_basis
+    from recognition.engines.onnx_engine import OnnxEngine
+
+    pack = tmp_path / "wide"
+    pack.mkdir()
+    (pack / "det.onnx").symlink_to(shared("models", "scrfd_500m_bnkps.onnx"))
+    tiny_recogniser(pack / "rec.onnx", dim=512)  # every output is c * (1, ..., 1)
+    engine = OnnxEngine(pack)
+    assert engine.info.embedding_dim == 512
+    faces = engine.detect(astronaut)
+    embedding = engine.embed(astronaut, faces[:1])[0]
+    raw = np.full(512, 1 / np.sqrt(512), np.float32)
+    assert embedding == pytest.approx(raw @ sketch_basis(512), abs=1e-5)
+    assert float(np.linalg.norm(embedding)) == pytest.approx(1.0, abs=1e-6)

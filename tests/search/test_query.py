@@ -174,7 +174,7 @@ def test_exact_plan_never_uses_the_hnsw_index(alpha, model):
     filters = SearchFilters(kinds=("image",))
     sql, params = search_sql(dimension=DIM, plan="exact", filters=filters, threshold=0.5)
     with schema_context(alpha.schema_name):
-        text = _plan_text(sql, [model.id, *params, literal, 0.5, 10])
+        text = _plan_text(sql, [literal, model.id, *params, 0.5, 10])
     assert "hnsw" not in text
 
 
@@ -214,7 +214,10 @@ def test_settings_do_not_outlive_the_call_in_a_callers_transaction(alpha, model)
 
 
 @pytest.mark.parametrize("plan", PLANS)
-def test_512_d_halfvec_index_and_full_precision_rerank(alpha, plan):
+def test_512_d_sketch_index_and_full_precision_rerank(alpha, plan):
+    """512-D faces are found through the 128-D sketch index and ranked by
+    their full embedding: a face that only looks close on the sketch (its
+    first 128 coordinates) loses to one that is closer over all 512."""
     from recognition.models import FaceModel
 
     model = FaceModel.objects.create(
@@ -222,15 +225,19 @@ def test_512_d_halfvec_index_and_full_precision_rerank(alpha, plan):
     )
     rng = np.random.default_rng(5)
     query = _unit(rng.standard_normal(512))
-    vectors = [_unit(query + s * rng.standard_normal(512).astype(np.float32)) for s in (0.01, 1.0)]
-    vectors.append(_unit(rng.standard_normal(512)))
+    close = _unit(query + 0.1 * rng.standard_normal(512))  # cosine ~0.4
+    # Same first 128 coordinates as the query, unrelated after them: cosine ~0.2.
+    sketch_twin = _unit(np.concatenate([query[:128], 0.05 * rng.standard_normal(384)]))
+    stranger = _unit(rng.standard_normal(512))
+    assert float(sketch_twin[:128] @ query[:128]) > float(close[:128] @ query[:128])
+    assert float(close @ query) > float(sketch_twin @ query)
     with schema_context(alpha.schema_name):
-        faces = _faces(_media(), vectors, model)
+        faces = _faces(_media(), [close, sketch_twin, stranger], model)
         hits = similar_faces(embedding=query, face_model_id=model.id, top_k=3, plan=plan)
         literal = vector_literal(query)
         sql, params = search_sql(dimension=512, plan="index", filters=None, threshold=None)
         text = _plan_text(sql, [model.id, *params, literal, 12, literal, 3])
-    assert "face_embedding_512_hnsw" in text and "halfvec" in text
+    assert "face_embedding_512_hnsw" in text and "subvector" in text
     assert [h.face_id for h in hits] == [f.id for f in faces]
-    # Similarities come from the float32 column, not the half-precision index.
-    assert hits[0].similarity == pytest.approx(float(vectors[0] @ query), abs=1e-6)
+    # Similarities come from the float32 column, not the half-precision sketch.
+    assert hits[0].similarity == pytest.approx(float(close @ query), abs=1e-6)
