@@ -212,17 +212,16 @@ MEDIA_COLUMNS = (
 )
 
 
-def load(data: DataSet, schema: str, model_id: int, m: int, ef_construction: int) -> dict:
+def load(data: DataSet, model_id: int, m: int, ef_construction: int) -> dict:
+    """The bulk path operators use (``manage.py face_index``): drop the index,
+    COPY the rows, build the index once. Call inside the tenant's schema."""
     from django.db import connection
 
-    from search.indexes import FACE_INDEXES
+    from search.indexes import index_build, index_drop
 
-    face_index = FACE_INDEXES[data.dim]
-    index = face_index.name
     timings = {}
+    index_drop(data.dim)
     with connection.cursor() as cur:
-        cur.execute(f"SET search_path TO {schema}, public")
-        cur.execute(f"DROP INDEX IF EXISTS {index}")
         cur.execute("TRUNCATE media_ingest_face, media_ingest_mediafile CASCADE")
         t0 = time.perf_counter()
         with cur.copy(f"COPY media_ingest_mediafile ({MEDIA_COLUMNS}) FROM STDIN") as copy:
@@ -240,20 +239,23 @@ def load(data: DataSet, schema: str, model_id: int, m: int, ef_construction: int
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                 f"(SELECT max(id) FROM {table}))"
             )
-        t0 = time.perf_counter()
-        cur.execute("SHOW maintenance_work_mem")
-        timings["maintenance_work_mem"] = cur.fetchone()[0]
-        cur.execute("SHOW max_parallel_maintenance_workers")
-        timings["parallel_workers"] = cur.fetchone()[0]
-        # Production's index (name, expression, predicate), built after the COPY.
-        cur.execute(face_index.create_sql(m=m, ef_construction=ef_construction))
-        timings["index_build_s"] = time.perf_counter() - t0
+    memory = SERVER_SETTINGS["maintenance_work_mem"]
+    workers = int(SERVER_SETTINGS["max_parallel_maintenance_workers"])
+    timings["build_settings"] = f"maintenance_work_mem {memory}, {workers} parallel worker(s)"
+    built = index_build(
+        data.dim,
+        m=m,
+        ef_construction=ef_construction,
+        maintenance_work_mem=memory,
+        parallel_workers=workers,
+    )
+    timings["index_build_s"] = built.seconds
+    timings["index_size"] = f"{built.size_bytes / 2**20:.0f} MiB"
+    with connection.cursor() as cur:
         t0 = time.perf_counter()
         cur.execute("VACUUM ANALYZE media_ingest_face")
         cur.execute("ANALYZE media_ingest_mediafile")
         timings["analyze_s"] = time.perf_counter() - t0
-        cur.execute(f"SELECT pg_size_pretty(pg_relation_size('{index}'))")
-        timings["index_size"] = cur.fetchone()[0]
         cur.execute("SELECT pg_size_pretty(pg_table_size('media_ingest_face'))")
         timings["table_size"] = cur.fetchone()[0]
     return timings
@@ -385,7 +387,7 @@ def main(argv=None) -> None:
             loaded = cur.fetchone()[0] == args.rows
         if not (args.reuse and loaded):
             t0 = time.perf_counter()
-            timings = load(data, schema, model.id, args.m, args.ef_construction)
+            timings = load(data, model.id, args.m, args.ef_construction)
             timings["total_import_s"] = time.perf_counter() - t0
             print(f"  import: {timings}", flush=True)
         with connection.cursor() as cur:

@@ -1,7 +1,8 @@
 """The partial HNSW indexes over ``media_ingest_face.embedding``, one per
-indexed embedding size, described once for the query builder, the bulk
-loader and the tests. Migrations hold frozen copies of the DDL; tests check
-that searches are served by the migrated indexes (EXPLAIN).
+indexed embedding size, described once for the query builder, the index
+maintenance below (``manage.py face_index``), the search benchmark and the
+tests. Migrations hold frozen copies of the DDL; tests check that searches
+are served by the migrated indexes (EXPLAIN).
 
 * 128-D (dlib): the embedding itself, ``vector(128)``.
 * 512-D (InsightFace packs): a *sketch*, the first 128 coordinates as
@@ -11,13 +12,24 @@ that searches are served by the migrated indexes (EXPLAIN).
   navigability of a 128-D one: over the full 512 coordinates, HNSW (m 16)
   lost match recall with size (0.997 at 200k, 0.971 at 500k at ef_search 400,
   0.88 at 1M in issue 5), and the build cost ~2.2x more. ``search.query``
-  takes a larger shortlist from the sketch and re-ranks it on the full
-  float32 embedding, so similarities are exact.
+  takes a shortlist from the sketch and re-ranks it on the full float32
+  embedding, so similarities are exact.
+
+Bulk loads: inserting into a live HNSW index runs at a few hundred rows/s per
+connection (issue 5), building it afterwards at ~1,500 rows/s on 2 cores with
+the graph in memory (docs/benchmarks.md: 1M faces in ~11 minutes, COPY
+included). So before a very large import, drop the tenant's index and build
+it when the rows are in (``index_drop`` / ``index_build``); searches keep
+working meanwhile, by a sequential scan.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass
+
+from django.db import connection, transaction
 
 
 @dataclass(frozen=True)
@@ -49,3 +61,113 @@ FACE_INDEXES = {
     128: FaceIndex(128, "({v})::vector(128)", "vector_cosine_ops"),
     512: FaceIndex(512, "subvector({v}, 1, 128)::halfvec(128)", "halfvec_cosine_ops"),
 }
+
+
+# Enough for a 1M-face graph to build in memory (the bench used 4GB for both
+# index kinds; beyond memory pgvector builds on disk, several times slower).
+DEFAULT_BUILD_MEMORY = "2GB"
+
+
+@dataclass(frozen=True)
+class IndexState:
+    dimension: int
+    name: str
+    exists: bool
+    valid: bool
+    size_bytes: int
+    rows: int  # faces of this dimension in the table
+
+
+@dataclass(frozen=True)
+class IndexBuild:
+    name: str
+    seconds: float
+    size_bytes: int
+    created: bool  # False when it existed already and replace was not asked
+
+
+def _index_row(cursor, name: str) -> tuple[bool, int] | None:
+    """(valid, size in bytes) of index ``name`` in the current schema, or None."""
+    cursor.execute(
+        "SELECT i.indisvalid, pg_relation_size(c.oid) FROM pg_class c "
+        "JOIN pg_index i ON i.indexrelid = c.oid "
+        "WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace",
+        [name],
+    )
+    row = cursor.fetchone()
+    return (bool(row[0]), int(row[1])) if row else None
+
+
+def index_status() -> list[IndexState]:
+    """The current schema's face indexes: present, valid, size, rows covered."""
+    states = []
+    with connection.cursor() as cursor:
+        for dimension, index in FACE_INDEXES.items():
+            row = _index_row(cursor, index.name)
+            cursor.execute(
+                "SELECT count(*) FROM media_ingest_face WHERE vector_dims(embedding) = %s",
+                [dimension],
+            )
+            states.append(
+                IndexState(
+                    dimension=dimension,
+                    name=index.name,
+                    exists=row is not None,
+                    valid=bool(row and row[0]),
+                    size_bytes=row[1] if row else 0,
+                    rows=int(cursor.fetchone()[0]),
+                )
+            )
+    return states
+
+
+def index_drop(dimension: int) -> bool:
+    """Drop the current schema's index for ``dimension``; False if it was absent."""
+    name = FACE_INDEXES[dimension].name
+    with connection.cursor() as cursor:
+        existed = _index_row(cursor, name) is not None
+        cursor.execute(f"DROP INDEX IF EXISTS {name}")
+    return existed
+
+
+def index_build(
+    dimension: int,
+    *,
+    m: int = 16,
+    ef_construction: int = 64,
+    maintenance_work_mem: str = DEFAULT_BUILD_MEMORY,
+    parallel_workers: int | None = None,
+    replace: bool = False,
+) -> IndexBuild:
+    """Build the current schema's index for ``dimension`` (the migrations'
+    definition; m and ef_construction may differ). Writes to the face table
+    wait while it builds; reads do not. ``parallel_workers`` processes help
+    the build (default: the server's max_parallel_maintenance_workers)."""
+    index = FACE_INDEXES[dimension]
+    if not 2 <= m <= 100 or not 4 <= ef_construction <= 1000:
+        raise ValueError("m must be 2..100 and ef_construction 4..1000 (pgvector's limits)")
+    if not re.fullmatch(r"\d+\s*(kB|MB|GB|TB)?", maintenance_work_mem):
+        raise ValueError(f"memory {maintenance_work_mem!r}: use a size such as 512MB or 2GB")
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # set_config(..., true) = SET LOCAL: the build's settings end with it.
+        cursor.execute(
+            "SELECT set_config('maintenance_work_mem', %s, true)", [maintenance_work_mem]
+        )
+        if parallel_workers is not None:
+            cursor.execute(
+                "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
+                [str(int(parallel_workers))],
+            )
+        if replace:
+            cursor.execute(f"DROP INDEX IF EXISTS {index.name}")
+        existed = _index_row(cursor, index.name) is not None
+        if not existed:
+            cursor.execute(index.create_sql(m=m, ef_construction=ef_construction))
+        _, size = _index_row(cursor, index.name)
+    return IndexBuild(
+        name=index.name,
+        seconds=time.perf_counter() - started,
+        size_bytes=size,
+        created=not existed,
+    )

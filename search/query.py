@@ -48,7 +48,7 @@ DEFAULT_OVERSAMPLE = 4
 # filters) the exact scan wins. A filtered HNSW scan costs about 1/selectivity
 # (1M faces: ~35 ms keeping 10% of them, ~300 ms keeping 0.8%), the exact scan
 # about the rows it reads (~3 us a row): they cross near 10k rows at 1M.
-DEFAULT_EXACT_MAX_ROWS = {128: 10_000, 512: 10_000}
+DEFAULT_EXACT_MAX_ROWS = 10_000
 # Iterative scans stop after this many visited tuples (pgvector default 20000):
 # enough for a filter keeping ~1 row in 100 of a million.
 MAX_SCAN_TUPLES = 100_000
@@ -133,7 +133,7 @@ def choose_plan(
     if dimension not in INDEXED_DIMENSIONS:
         return "exact"
     if exact_max_rows is None:
-        exact_max_rows = DEFAULT_EXACT_MAX_ROWS.get(dimension, 10_000)
+        exact_max_rows = DEFAULT_EXACT_MAX_ROWS
     rows = estimate_rows(face_model_id=face_model_id, filters=filters)
     return "exact" if rows <= exact_max_rows else "index"
 

@@ -18,55 +18,9 @@ from search.query import (
     similar_faces,
     vector_literal,
 )
-from tests import factories
+from tests.search.vectors import DIM, axis, make_faces, make_media, towards, unit
 
-DIM = 128
 PLANS = ("index", "exact")
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v)).astype(np.float32)
-
-
-def _axis(i: int) -> np.ndarray:
-    v = np.zeros(DIM, np.float32)
-    v[i] = 1.0
-    return v
-
-
-def _towards(similarity: float, base: int = 0, other: int = 1) -> np.ndarray:
-    """A unit vector whose cosine with _axis(base) is ``similarity``."""
-    return _unit(similarity * _axis(base) + np.sqrt(1 - similarity**2) * _axis(other))
-
-
-def _media(*, kind="image", source="web", days_ago=0):
-    from media_ingest.models import MediaFile
-
-    media = factories.media_file(kind=kind, source=source)
-    if days_ago:
-        MediaFile.objects.filter(pk=media.pk).update(
-            created_at=timezone.now() - timedelta(days=days_ago)
-        )
-    return media
-
-
-def _faces(media, vectors, model):
-    from media_ingest.models import Face
-
-    return Face.objects.bulk_create(
-        factories.face(media=media, face_model=model, embedding=vector, ordinal=i)
-        for i, vector in enumerate(vectors)
-    )
-
-
-@pytest.fixture
-def model(db):
-    from recognition.models import FaceModel
-
-    model = FaceModel.objects.filter(is_default=True, embedding_dim=DIM).first()
-    return model or FaceModel.objects.create(
-        name="test-128", version="1", engine="dlib", embedding_dim=DIM, licence="test"
-    )
 
 
 @pytest.fixture
@@ -82,8 +36,8 @@ def other_model(db):
 def test_top_k_in_similarity_order(alpha, model, plan):
     sims = [0.95, 0.2, 0.8, 0.5, 0.9, 0.1, 0.7]
     with schema_context(alpha.schema_name):
-        faces = _faces(_media(), [_towards(s) for s in sims], model)
-        hits = similar_faces(embedding=_axis(0), face_model_id=model.id, top_k=4, plan=plan)
+        faces = make_faces(make_media(), [towards(s) for s in sims], model)
+        hits = similar_faces(embedding=axis(0), face_model_id=model.id, top_k=4, plan=plan)
     by_sim = sorted(zip(sims, faces, strict=True), key=lambda p: -p[0])[:4]
     assert [h.face_id for h in hits] == [f.id for _, f in by_sim]
     assert [round(h.similarity, 4) for h in hits] == [s for s, _ in by_sim]
@@ -93,9 +47,9 @@ def test_top_k_in_similarity_order(alpha, model, plan):
 @pytest.mark.parametrize("plan", PLANS)
 def test_threshold_drops_strangers(alpha, model, plan):
     with schema_context(alpha.schema_name):
-        _faces(_media(), [_towards(s) for s in (0.9, 0.75, 0.6, 0.3, 0.0)], model)
+        make_faces(make_media(), [towards(s) for s in (0.9, 0.75, 0.6, 0.3, 0.0)], model)
         hits = similar_faces(
-            embedding=_axis(0), face_model_id=model.id, top_k=10, threshold=0.6, plan=plan
+            embedding=axis(0), face_model_id=model.id, top_k=10, threshold=0.6, plan=plan
         )
     assert [round(h.similarity, 3) for h in hits] == [0.9, 0.75, 0.6]
 
@@ -103,13 +57,15 @@ def test_threshold_drops_strangers(alpha, model, plan):
 @pytest.mark.parametrize("plan", PLANS)
 def test_filters_by_media_kind_source_and_date(alpha, model, plan):
     with schema_context(alpha.schema_name):
-        photo = _faces(_media(kind="image", source="web"), [_towards(0.9)], model)[0]
-        video = _faces(_media(kind="video", source="api"), [_towards(0.8)], model)[0]
-        old = _faces(_media(kind="image", source="zip", days_ago=30), [_towards(0.7)], model)[0]
+        photo = make_faces(make_media(kind="image", source="web"), [towards(0.9)], model)[0]
+        video = make_faces(make_media(kind="video", source="api"), [towards(0.8)], model)[0]
+        old = make_faces(
+            make_media(kind="image", source="zip", days_ago=30), [towards(0.7)], model
+        )[0]
 
         def ids(filters):
             hits = similar_faces(
-                embedding=_axis(0), face_model_id=model.id, filters=filters, plan=plan
+                embedding=axis(0), face_model_id=model.id, filters=filters, plan=plan
             )
             return [h.face_id for h in hits]
 
@@ -124,22 +80,22 @@ def test_filters_by_media_kind_source_and_date(alpha, model, plan):
 @pytest.mark.parametrize("plan", PLANS)
 def test_only_the_given_models_embeddings(alpha, model, other_model, plan):
     with schema_context(alpha.schema_name):
-        mine = _faces(_media(), [_towards(0.8)], model)[0]
-        _faces(_media(), [_axis(0)], other_model)  # identical to the query, other model
-        hits = similar_faces(embedding=_axis(0), face_model_id=model.id, plan=plan)
-        other = similar_faces(embedding=_axis(0), face_model_id=other_model.id, plan=plan)
+        mine = make_faces(make_media(), [towards(0.8)], model)[0]
+        make_faces(make_media(), [axis(0)], other_model)  # identical to the query, other model
+        hits = similar_faces(embedding=axis(0), face_model_id=model.id, plan=plan)
+        other = similar_faces(embedding=axis(0), face_model_id=other_model.id, plan=plan)
     assert [h.face_id for h in hits] == [mine.id]
     assert len(other) == 1 and other[0].similarity == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("plan", PLANS)
 def test_a_face_of_tenant_a_never_appears_in_b(alpha, beta, model, plan):
-    query = _unit(np.arange(1, DIM + 1, dtype=np.float32))
+    query = unit(np.arange(1, DIM + 1, dtype=np.float32))
     with schema_context(alpha.schema_name):
-        alpha_face = _faces(_media(), [query], model)[0]
+        alpha_face = make_faces(make_media(), [query], model)[0]
     with schema_context(beta.schema_name):
         beta_hits = similar_faces(embedding=query, face_model_id=model.id, plan=plan)
-        beta_face = _faces(_media(), [query], model)[0]
+        beta_face = make_faces(make_media(), [query], model)[0]
         beta_hits_after = similar_faces(embedding=query, face_model_id=model.id, plan=plan)
     with schema_context(alpha.schema_name):
         alpha_hits = similar_faces(embedding=query, face_model_id=model.id, plan=plan)
@@ -161,7 +117,7 @@ def _plan_text(sql: str, params: list) -> str:
 
 @pytest.mark.parametrize("filters", [None, SearchFilters(kinds=("image",))])
 def test_index_plan_uses_the_partial_hnsw_index(alpha, model, filters):
-    literal = vector_literal(_axis(0))
+    literal = vector_literal(axis(0))
     sql, params = search_sql(dimension=DIM, plan="index", filters=filters, threshold=None)
     with schema_context(alpha.schema_name):
         text = _plan_text(sql, [model.id, *params, literal, 40, literal, 10])
@@ -170,7 +126,7 @@ def test_index_plan_uses_the_partial_hnsw_index(alpha, model, filters):
 
 def test_exact_plan_never_uses_the_hnsw_index(alpha, model):
     """An HNSW scan under a filter can return fewer rows than asked for."""
-    literal = vector_literal(_axis(0))
+    literal = vector_literal(axis(0))
     filters = SearchFilters(kinds=("image",))
     sql, params = search_sql(dimension=DIM, plan="exact", filters=filters, threshold=0.5)
     with schema_context(alpha.schema_name):
@@ -180,7 +136,7 @@ def test_exact_plan_never_uses_the_hnsw_index(alpha, model):
 
 def test_auto_plan_is_exact_for_few_rows(alpha, model):
     with schema_context(alpha.schema_name):
-        _faces(_media(), [_towards(0.9)], model)
+        make_faces(make_media(), [towards(0.9)], model)
         assert choose_plan(dimension=DIM, face_model_id=model.id, filters=None) == "exact"
         assert (
             choose_plan(dimension=DIM, face_model_id=model.id, filters=None, exact_max_rows=-1)
@@ -193,15 +149,15 @@ def test_rejects_bad_input(alpha, model):
     with schema_context(alpha.schema_name), pytest.raises(ValueError):
         similar_faces(embedding=np.full(DIM, np.nan), face_model_id=model.id)
     with schema_context(alpha.schema_name), pytest.raises(ValueError):
-        similar_faces(embedding=_axis(0), face_model_id=model.id, top_k=0)
+        similar_faces(embedding=axis(0), face_model_id=model.id, top_k=0)
 
 
 def test_settings_do_not_outlive_the_call_in_a_callers_transaction(alpha, model):
     with schema_context(alpha.schema_name):
-        _faces(_media(), [_towards(0.9)], model)
+        make_faces(make_media(), [towards(0.9)], model)
         with transaction.atomic(), connection.cursor() as cursor:
             hits = similar_faces(
-                embedding=_axis(0),
+                embedding=axis(0),
                 face_model_id=model.id,
                 filters=SearchFilters(kinds=("image",)),
                 plan="index",
@@ -224,15 +180,15 @@ def test_512_d_sketch_index_and_full_precision_rerank(alpha, plan):
         name="test-512", version="1", engine="insightface", embedding_dim=512, licence="test"
     )
     rng = np.random.default_rng(5)
-    query = _unit(rng.standard_normal(512))
-    close = _unit(query + 0.1 * rng.standard_normal(512))  # cosine ~0.4
+    query = unit(rng.standard_normal(512))
+    close = unit(query + 0.1 * rng.standard_normal(512))  # cosine ~0.4
     # Same first 128 coordinates as the query, unrelated after them: cosine ~0.2.
-    sketch_twin = _unit(np.concatenate([query[:128], 0.05 * rng.standard_normal(384)]))
-    stranger = _unit(rng.standard_normal(512))
+    sketch_twin = unit(np.concatenate([query[:128], 0.05 * rng.standard_normal(384)]))
+    stranger = unit(rng.standard_normal(512))
     assert float(sketch_twin[:128] @ query[:128]) > float(close[:128] @ query[:128])
     assert float(close @ query) > float(sketch_twin @ query)
     with schema_context(alpha.schema_name):
-        faces = _faces(_media(), [close, sketch_twin, stranger], model)
+        faces = make_faces(make_media(), [close, sketch_twin, stranger], model)
         hits = similar_faces(embedding=query, face_model_id=model.id, top_k=3, plan=plan)
         literal = vector_literal(query)
         sql, params = search_sql(dimension=512, plan="index", filters=None, threshold=None)

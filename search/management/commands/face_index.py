@@ -1,0 +1,89 @@
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import schema_context
+
+from search import indexes
+from tenants.selectors import tenant_get
+
+
+def _mib(size_bytes: int) -> str:
+    return f"{size_bytes / 2**20:,.0f} MiB"
+
+
+class Command(BaseCommand):
+    help = (
+        "Show, drop or build a tenant's face search (HNSW) indexes. For a very large "
+        "import: drop, load, build (far faster than inserting into a live index)."
+    )
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        status = actions.add_parser("status", help="Indexes, sizes and the faces they cover.")
+        status.add_argument("tenant", help="Tenant slug")
+
+        drop = actions.add_parser("drop", help="Drop an index (search falls back to a scan).")
+        drop.add_argument("tenant")
+        drop.add_argument("--dim", type=int, required=True, choices=sorted(indexes.FACE_INDEXES))
+
+        build = actions.add_parser("build", help="Build missing indexes (or --replace them).")
+        build.add_argument("tenant")
+        build.add_argument("--dim", type=int, choices=sorted(indexes.FACE_INDEXES))
+        build.add_argument("--replace", action="store_true", help="Drop and build again.")
+        build.add_argument("--m", type=int, default=16, help="HNSW links per node (16)")
+        build.add_argument("--ef-construction", type=int, default=64, help="(64)")
+        build.add_argument(
+            "--memory",
+            default=indexes.DEFAULT_BUILD_MEMORY,
+            help=f"maintenance_work_mem for the build ({indexes.DEFAULT_BUILD_MEMORY}); "
+            "the graph should fit in it",
+        )
+        build.add_argument(
+            "--workers", type=int, help="parallel maintenance workers (server default)"
+        )
+
+    def handle(self, *args, action, tenant, **options):
+        found = tenant_get(slug=tenant)
+        if found is None:
+            raise CommandError(f"No tenant {tenant!r}. See `manage.py tenant list`.")
+        with schema_context(found.schema_name):
+            getattr(self, f"handle_{action}")(**options)
+
+    def handle_status(self, **_):
+        for state in indexes.index_status():
+            if not state.exists:
+                shape = "MISSING (searches scan every face; run `face_index build`)"
+            elif not state.valid:
+                shape = "INVALID (an interrupted build; run `face_index build --replace`)"
+            else:
+                shape = _mib(state.size_bytes)
+            self.stdout.write(
+                f"{state.dimension:>4}-D  {state.name:<24} {state.rows:>10,} faces  {shape}"
+            )
+
+    def handle_drop(self, dim, **_):
+        if indexes.index_drop(dim):
+            self.stdout.write(self.style.SUCCESS(f"Dropped the {dim}-D index."))
+        else:
+            self.stdout.write(f"No {dim}-D index to drop.")
+
+    def handle_build(self, dim, replace, m, ef_construction, memory, workers, **_):
+        for dimension in [dim] if dim else sorted(indexes.FACE_INDEXES):
+            self.stdout.write(f"Building the {dimension}-D index ...")
+            try:
+                built = indexes.index_build(
+                    dimension,
+                    m=m,
+                    ef_construction=ef_construction,
+                    maintenance_work_mem=memory,
+                    parallel_workers=workers,
+                    replace=replace,
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            if built.created:
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"  {built.name}: built in {built.seconds:.1f} s, {_mib(built.size_bytes)}"
+                    )
+                )
+            else:
+                self.stdout.write(f"  {built.name}: present already (use --replace to rebuild)")
