@@ -292,6 +292,33 @@ def score(hits, exact_idx, exact_sim, k, threshold):
     return found, len(matches), min(1.0, at_k)
 
 
+def sketch_bound(data, queries, truth, mask, *, k, threshold, sizes=(128, 256)) -> None:
+    """The best match recall any graph over a sketch index could reach: the
+    share of real matches (exact top-k, similarity >= threshold, among the
+    ``mask`` rows) that rank within a shortlist by the sketch's cosine (the
+    first ``size`` coordinates, as the 512-D index sees them)."""
+    rows = data.vectors[mask]
+    where = np.flatnonzero(mask)
+    for size in sizes:
+        sketch = rows[:, :size] / np.linalg.norm(rows[:, :size], axis=1, keepdims=True)
+        q = queries[:, :size] / np.linalg.norm(queries[:, :size], axis=1, keepdims=True)
+        for shortlist in (k * 4, k * 8, k * 16):
+            found = total = 0
+            for i in range(len(queries)):
+                scores = sketch @ q[i]
+                kept = set(where[np.argpartition(-scores, shortlist)[:shortlist]])
+                matches = [
+                    j for j, s in zip(truth[0][i], truth[1][i], strict=True) if s >= threshold
+                ]
+                found += sum(j in kept for j in matches)
+                total += len(matches)
+            print(
+                f"  sketch bound: {size} coordinates, shortlist {shortlist}: "
+                f"match recall <= {found / max(1, total):.3f}",
+                flush=True,
+            )
+
+
 def run_queries(label, data, model_id, queries, truth, *, k, threshold, filters=None, **kw):
     from search.query import similar_faces
 
@@ -341,6 +368,11 @@ def main(argv=None) -> None:
     parser.add_argument("--ef-construction", type=int, default=64)
     parser.add_argument("--filter-days", type=int, default=100, help="date filter window")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded tenant")
+    parser.add_argument(
+        "--sketch-bound",
+        action="store_true",
+        help="also print the match recall a sketch shortlist allows (filtered case, numpy)",
+    )
     parser.add_argument("--exact-queries", type=int, default=20)
     args = parser.parse_args(argv)
 
@@ -372,7 +404,7 @@ def main(argv=None) -> None:
     )
     slug = f"sb-{args.rows}-{args.dim}-{args.centres}-m{args.m}-ef{args.ef_construction}"
     if args.dim == 512:
-        slug += "-sketch"  # the index of media_ingest migration 0005
+        slug += "-sk"  # sketch index (media_ingest migration 0005); slugs are <= 40 chars
     schema = Tenant.schema_name_for(slug)
     print(f"data set {slug}: generating ...", flush=True)
     t0 = time.perf_counter()
@@ -459,6 +491,8 @@ def main(argv=None) -> None:
         in_window = (data.media_day >= start_day) & (data.media_day < start_day + args.filter_days)
         mask = in_window[data.face_media]
         ftruth = exact_topk(data.vectors, queries, k, mask=mask)
+        if args.sketch_bound:
+            sketch_bound(data, queries, ftruth, mask, k=k, threshold=args.threshold)
         print(f"  filter keeps {mask.mean():.3f} of rows")
         print("  EXPLAIN (filtered, index plan):")
         print(
