@@ -13,7 +13,10 @@ are served by the migrated indexes (EXPLAIN).
   lost match recall with size (0.997 at 200k, 0.971 at 500k at ef_search 400,
   0.88 at 1M in issue 5), and the build cost ~2.2x more. ``search.query``
   takes a shortlist from the sketch and re-ranks it on the full float32
-  embedding, so similarities are exact.
+  embedding, so similarities are exact. Known limit: the projection's noise
+  (cosine +-0.09) lets near-threshold matches fall out of a *filtered*
+  query's shortlist when impostors are close (1M correlated faces, filter
+  keeping 10%: match recall 0.865; docs/benchmarks.md).
 
 Bulk loads: inserting into a live HNSW index runs at a few hundred rows/s per
 connection (issue 5), building it afterwards at ~1,500 rows/s on 2 cores with
