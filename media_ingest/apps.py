@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class MediaIngestConfig(AppConfig):
@@ -9,6 +8,7 @@ class MediaIngestConfig(AppConfig):
     def ready(self) -> None:
         from tenants.portal import register_count, register_nav
         from tenants.roles import Role
+        from tenants.tasks import schedule_after_public_migrate
 
         from .models import Face, MediaFile
 
@@ -17,14 +17,4 @@ class MediaIngestConfig(AppConfig):
         register_nav("Faces", "face-browser")
         register_count("Files", MediaFile.objects.count)
         register_count("Faces", Face.objects.count)
-        post_migrate.connect(schedule_after_migrate, sender=self, dispatch_uid="media.schedule")
-
-
-def schedule_after_migrate(sender, **kwargs) -> None:
-    from django.db import connection
-    from django_tenants.utils import get_public_schema_name
-
-    if connection.schema_name == get_public_schema_name():
-        from .maintenance import schedule_reconciler
-
-        schedule_reconciler()
+        schedule_after_public_migrate(self, "media_ingest.maintenance.schedule_reconciler")

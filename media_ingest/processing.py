@@ -29,6 +29,7 @@ from tenants.models import Tenant
 
 from . import storage_paths
 from .conf import ingest_setting
+from .embedding_basis import embeddings_for_storage
 from .models import Face, FaceTrack, MediaFile
 from .progress import media_event
 from .services import job_file_finished
@@ -220,7 +221,12 @@ def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> Medi
             return None  # deleted meanwhile, or another delivery already finished it
         media.faces.all().delete()
         media.tracks.all().delete()
-        for ordinal, item in enumerate(found):
+        embeddings = embeddings_for_storage(
+            face_model_id=face_model.pk,
+            dimension=face_model.embedding_dim,
+            vectors=[item.embedding for item in found],
+        )
+        for ordinal, (item, embedding) in enumerate(zip(found, embeddings, strict=True)):
             track = None
             if item.track is not None:
                 first, last, frames = item.track
@@ -248,7 +254,7 @@ def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> Medi
                 crop=storage_paths.write_atomically(
                     storage_paths.crop_name(media.pk, ordinal), item.crop_jpeg
                 ),
-                embedding=np.asarray(item.embedding, dtype=np.float32),
+                embedding=embedding,
             )
         media.status = MediaFile.Status.DONE
         media.status_changed_at = timezone.now()

@@ -11,6 +11,7 @@ class SearchConfig(AppConfig):
         from media_ingest.models import MediaFile
         from tenants.portal import register_nav
         from tenants.roles import Role
+        from tenants.tasks import schedule_after_public_migrate
 
         from .cache import faces_changed
 
@@ -19,3 +20,4 @@ class SearchConfig(AppConfig):
         # A file finishing, or going away, changes what a search can find.
         post_save.connect(faces_changed, sender=MediaFile, dispatch_uid="search.media_saved")
         post_delete.connect(faces_changed, sender=MediaFile, dispatch_uid="search.media_deleted")
+        schedule_after_public_migrate(self, "search.maintenance.schedule_sketch_fits")

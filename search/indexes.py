@@ -6,17 +6,20 @@ are served by the migrated indexes (EXPLAIN).
 
 * 128-D (dlib): the embedding itself, ``vector(128)``.
 * 512-D (InsightFace packs): a *sketch*, the first 128 coordinates as
-  ``halfvec(128)``. Engines emit wide embeddings in a random orthonormal basis
-  (``recognition.engines.basis``), so those coordinates are a random
-  projection whose cosine tracks the full one. The graph then has the
-  navigability of a 128-D one: over the full 512 coordinates, HNSW (m 16)
-  lost match recall with size (0.997 at 200k, 0.971 at 500k at ef_search 400,
-  0.88 at 1M in issue 5), and the build cost ~2.2x more. ``search.query``
-  takes a shortlist from the sketch and re-ranks it on the full float32
-  embedding, so similarities are exact. Known limit: the projection's noise
-  (cosine +-0.09) lets near-threshold matches fall out of a *filtered*
-  query's shortlist when impostors are close (1M correlated faces, filter
-  keeping 10%: match recall 0.865; docs/benchmarks.md).
+  ``halfvec(128)``. The graph then has the navigability of a 128-D one: over
+  the full 512 coordinates, HNSW (m 16) lost match recall with size (0.997
+  at 200k, 0.971 at 500k at ef_search 400, 0.88 at 1M in issue 5), and the
+  build cost ~2.2x more. ``search.query`` takes a shortlist from the sketch
+  and re-ranks it on the full float32 embedding, so similarities are exact.
+  Which 128 coordinates: engines emit wide embeddings in a random
+  orthonormal basis (``recognition.engines.basis``), where the sketch is a
+  random projection whose cosine strays +-0.09 from the full one; that noise
+  let near-threshold matches fall out of a *filtered* query's shortlist when
+  impostors were close (1M correlated faces, filter keeping 10%: match
+  recall 0.865). So each tenant's faces are rotated into a basis fitted to
+  them, principal axes first (``media_ingest.embedding_basis``; fitted by
+  ``search.maintenance`` at 10k faces, or ``sketch_fit`` below), and the
+  sketch keeps most of their energy (docs/benchmarks.md).
 
 Bulk loads: inserting into a live HNSW index runs at a few hundred rows/s per
 connection (issue 5), building it afterwards at ~1,500 rows/s on 2 cores with
@@ -33,6 +36,10 @@ import time
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+
+from media_ingest.embedding_basis import BasisFit, basis_fit
+
+from . import cache
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,12 @@ def index_build(
             cursor.execute(f"DROP INDEX IF EXISTS {index.name}")
         existed = _index_row(cursor, index.name) is not None
         if not existed:
+            # Rows written earlier in a caller's transaction leave deferred
+            # foreign-key checks pending, and CREATE INDEX refuses to run then:
+            # check them now (Django declares every FK deferred, as restored after).
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(index.create_sql(m=m, ef_construction=ef_construction))
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         _, size = _index_row(cursor, index.name)
     return IndexBuild(
         name=index.name,
@@ -174,3 +186,27 @@ def index_build(
         size_bytes=size,
         created=not existed,
     )
+
+
+@dataclass(frozen=True)
+class SketchFit:
+    fit: BasisFit | None  # None: the model has no faces in this tenant
+    build: IndexBuild
+
+
+def sketch_fit(
+    *, face_model_id: int, dimension: int, maintenance_work_mem: str = DEFAULT_BUILD_MEMORY
+) -> SketchFit:
+    """Fit the current schema's basis for a wide model to its faces
+    (``media_ingest.embedding_basis``) and rebuild the sketch index over the
+    rewritten rows. The index is dropped first: rewriting rows under a live
+    HNSW index would insert each into the graph (a few hundred rows/s).
+    Searches keep working meanwhile (by a scan while the index is missing)."""
+    index_drop(dimension)
+    try:
+        fit = basis_fit(face_model_id=face_model_id, dimension=dimension)
+    finally:
+        build = index_build(dimension, maintenance_work_mem=maintenance_work_mem)
+    # The stored embeddings changed: cached results hold similarities of old queries.
+    cache.faces_changed()
+    return SketchFit(fit=fit, build=build)

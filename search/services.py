@@ -9,6 +9,7 @@ import numpy as np
 from django.db import connection
 from django.urls import reverse
 
+from media_ingest.embedding_basis import query_embedding
 from media_ingest.models import Face, FaceTrack, MediaFile
 from recognition.errors import RecognitionError
 from recognition.imaging import load_image
@@ -83,7 +84,7 @@ def _query_from_photo(data: bytes, model: FaceModel, face_index: int | None):
         "box": list(faces[chosen].box),
         "faces": [{"index": i, "box": list(f.box)} for i, f in enumerate(faces)],
     }
-    return np.asarray(embeddings[chosen], dtype=np.float32), query
+    return query_embedding(face_model_id=model.pk, vector=embeddings[chosen]), query
 
 
 def _query_from_face(face_id: int, model: FaceModel):

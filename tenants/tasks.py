@@ -23,6 +23,7 @@ from typing import Any
 
 import sentry_sdk
 from django.db import transaction
+from django.db.models.signals import post_migrate
 from django_q.tasks import async_task
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -113,3 +114,20 @@ def tenant_task(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.enqueue = functools.partial(enqueue_tenant_task, path)  # type: ignore[attr-defined]
     wrapper.task_path = path  # type: ignore[attr-defined]
     return wrapper
+
+
+def schedule_after_public_migrate(app_config: Any, schedule: str) -> None:
+    """Call the function at dotted path ``schedule`` each time ``app_config``
+    is migrated in the public schema, where django-q2 keeps its periodic
+    schedules: it creates or updates the app's (``Schedule.update_or_create``)."""
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        from django.db import connection
+
+        if connection.schema_name == get_public_schema_name():
+            module, _, name = schedule.rpartition(".")
+            getattr(import_module(module), name)()
+
+    post_migrate.connect(
+        receiver, sender=app_config, weak=False, dispatch_uid=f"{app_config.label}.schedule"
+    )

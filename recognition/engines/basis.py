@@ -10,8 +10,9 @@ tracks the full cosine (within ~0.1) whatever a model does with its own
 coordinates. A rotation changes no cosine: thresholds, accuracy and every
 comparison between two embeddings are exactly as before.
 
-Stored embeddings are in this basis: the seed and the construction must
-never change (a test pins them).
+Embeddings stored before a tenant's own basis is fitted are in this one
+(``media_ingest.embedding_basis`` rotates them from here): the seed and the
+construction must never change (a test pins them).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
+from media_ingest.embedding_basis import FIT_MIN_FACES, basis_get, is_wide
+from recognition.selectors import active_face_model
 from search import indexes
 from tenants.selectors import tenant_get
 
@@ -40,14 +42,27 @@ class Command(BaseCommand):
             "--workers", type=int, help="parallel maintenance workers (server default)"
         )
 
+        fit = actions.add_parser(
+            "fit",
+            help="Fit the sketch basis of the tenant's wide (512-D) model to its faces, "
+            "rewrite them in it and rebuild the index (done once by itself at "
+            f"{FIT_MIN_FACES:,} faces; refit after the faces have changed a lot).",
+        )
+        fit.add_argument("tenant")
+        fit.add_argument(
+            "--memory",
+            default=indexes.DEFAULT_BUILD_MEMORY,
+            help=f"maintenance_work_mem for the build ({indexes.DEFAULT_BUILD_MEMORY})",
+        )
+
     def handle(self, *args, action, tenant, **options):
         found = tenant_get(slug=tenant)
         if found is None:
             raise CommandError(f"No tenant {tenant!r}. See `manage.py tenant list`.")
         with schema_context(found.schema_name):
-            getattr(self, f"handle_{action}")(**options)
+            getattr(self, f"handle_{action}")(tenant=found, **options)
 
-    def handle_status(self, **_):
+    def handle_status(self, tenant, **_):
         for state in indexes.index_status():
             if not state.exists:
                 shape = "MISSING (searches scan every face; run `face_index build`)"
@@ -58,6 +73,17 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{state.dimension:>4}-D  {state.name:<24} {state.rows:>10,} faces  {shape}"
             )
+        model = active_face_model(tenant=tenant)
+        if is_wide(model.embedding_dim):
+            basis = basis_get(model.pk)
+            if basis is None:
+                sketch = f"the engine's basis (fitted by itself at {FIT_MIN_FACES:,} faces)"
+            else:
+                sketch = (
+                    f"fitted {basis.fitted_at:%Y-%m-%d %H:%M} on {basis.sample_rows:,} faces, "
+                    f"holding {basis.sketch_energy:.0%} of their energy"
+                )
+            self.stdout.write(f"Sketch of {model}: {sketch}")
 
     def handle_drop(self, dim, **_):
         if indexes.index_drop(dim):
@@ -87,3 +113,25 @@ class Command(BaseCommand):
                 )
             else:
                 self.stdout.write(f"  {built.name}: present already (use --replace to rebuild)")
+
+    def handle_fit(self, tenant, memory, **_):
+        model = active_face_model(tenant=tenant)
+        if not is_wide(model.embedding_dim):
+            raise CommandError(
+                f"{model} is indexed whole ({model.embedding_dim}-D): it has no sketch to fit."
+            )
+        self.stdout.write(f"Fitting the sketch basis of {model} ...")
+        done = indexes.sketch_fit(
+            face_model_id=model.pk, dimension=model.embedding_dim, maintenance_work_mem=memory
+        )
+        if done.fit is None:
+            self.stdout.write("  No faces of this model yet: nothing to fit.")
+            return
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"  Fitted on {done.fit.sample_rows:,} faces; {done.fit.rewritten_rows:,} "
+                f"rewritten in {done.fit.seconds:.1f} s. Share of the faces' energy in the "
+                f"sketch: {done.fit.sketch_energy_before:.2f} -> {done.fit.sketch_energy:.2f}. "
+                f"Index {done.build.name} rebuilt in {done.build.seconds:.1f} s."
+            )
+        )

@@ -1,0 +1,73 @@
+"""Each tenant's sketch basis is fitted once it has enough faces
+(``media_ingest.embedding_basis``)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+
+from media_ingest.embedding_basis import basis_fit_due, is_wide
+from recognition.selectors import active_face_model
+from tenants.models import Tenant
+from tenants.selectors import tenant_list
+from tenants.tasks import tenant_task
+
+from .indexes import sketch_fit
+
+logger = logging.getLogger(__name__)
+
+
+@tenant_task
+def fit_sketch_basis_if_due() -> bool:
+    """Fit the basis of the tenant's model when it is wide, has none yet and
+    has reached FIT_MIN_FACES faces (rewriting ~10k rows and rebuilding their
+    index takes seconds; beyond FIT_AUTO_MAX_FACES it is left to an operator).
+    True when it fitted one."""
+    model = active_face_model(tenant=Tenant.objects.get(schema_name=connection.schema_name))
+    due = basis_fit_due(face_model_id=model.pk, dimension=model.embedding_dim)
+    if due is None:
+        logger.warning(
+            "%s holds too many faces of %s to fit its sketch basis in the background: "
+            "run `manage.py face_index fit` (docs/operations.md)",
+            connection.schema_name,
+            model,
+        )
+    if not due:
+        return False
+    done = sketch_fit(face_model_id=model.pk, dimension=model.embedding_dim)
+    if done.fit is not None:
+        logger.info(
+            "fitted the %s-D sketch basis of %s on %s faces (sketch energy %.2f -> %.2f)",
+            model.embedding_dim,
+            connection.schema_name,
+            done.fit.sample_rows,
+            done.fit.sketch_energy_before,
+            done.fit.sketch_energy,
+        )
+    return done.fit is not None
+
+
+def fit_sketch_bases_everywhere() -> int:
+    """Queue the check for every tenant on a wide model; the number queued."""
+    tenants = [
+        t
+        for t in tenant_list().select_related("face_model_choice__face_model")
+        if is_wide(active_face_model(tenant=t).embedding_dim)
+    ]
+    for tenant in tenants:
+        fit_sketch_basis_if_due.enqueue(schema_name=tenant.schema_name)
+    return len(tenants)
+
+
+def schedule_sketch_fits() -> None:
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="Fit search sketch bases",
+        defaults={
+            "func": "search.maintenance.fit_sketch_bases_everywhere",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 15,
+        },
+    )
