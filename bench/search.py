@@ -99,12 +99,21 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
+# Identity centres other than random: (rank of the shared part, spectrum decay).
+# correlated: rank D/4 with a 1/sqrt(i) spectrum (the issue's low-rank case);
+# spread: the same spectrum over all D directions; steep: 1/i over all D, so
+# close that impostors cross a 0.5 threshold (a model whose threshold is wrong).
+CENTRE_SHAPES = {"correlated": (0.25, 0.5), "spread": (1.0, 0.5), "steep": (1.0, 1.0)}
+CENTRES = ("random", *CENTRE_SHAPES)
+
+
 def make_centres(n: int, dim: int, kind: str, rng: np.random.Generator) -> np.ndarray:
     if kind == "random":
         return _unit(rng.standard_normal((n, dim), dtype=np.float32))
-    rank = dim // 4
+    share, decay = CENTRE_SHAPES[kind]
+    rank = int(dim * share)
     basis, _ = np.linalg.qr(rng.standard_normal((dim, rank)))
-    scale = (1.0 / np.sqrt(np.arange(1, rank + 1))).astype(np.float32)
+    scale = (1.0 / np.sqrt(np.arange(1, rank + 1)) ** (2 * decay)).astype(np.float32)
     low = (rng.standard_normal((n, rank), dtype=np.float32) * scale) @ basis.T.astype(np.float32)
     low = _unit(low)
     iso = _unit(rng.standard_normal((n, dim), dtype=np.float32))
@@ -170,12 +179,15 @@ FACE_COLUMNS = (
 )
 
 
-def face_copy_chunks(data: DataSet, model_id: int, chunk: int = 50_000):
-    """PostgreSQL binary COPY stream of the Face rows, built with numpy."""
+def face_copy_chunks(
+    data: DataSet, model_id: int, rows: range, vectors: np.ndarray, chunk: int = 50_000
+):
+    """PostgreSQL binary COPY stream of the Face rows ``rows``, built with numpy;
+    ``vectors`` holds their stored embeddings, in the same order."""
     yield b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
     dtype = _face_copy_dtype(data.dim)
-    for start in range(0, data.rows, chunk):
-        stop = min(start + chunk, data.rows)
+    for start in range(rows.start, rows.stop, chunk):
+        stop = min(start + chunk, rows.stop)
         rec = np.zeros(stop - start, dtype)
         rec["nf"] = 13
         rec["id_len"], rec["id"] = 8, np.arange(start + 1, stop + 1)
@@ -189,7 +201,7 @@ def face_copy_chunks(data: DataSet, model_id: int, chunk: int = 50_000):
         rec["ds_len"], rec["ds"] = 8, 0.99
         rec["crop_len"], rec["crop"] = 15, b"crops/bench.jpg"
         rec["emb_len"], rec["emb_dim"] = 4 + 4 * data.dim, data.dim
-        rec["emb"] = data.vectors[start:stop]
+        rec["emb"] = vectors[start - rows.start : stop - rows.start]
         yield rec.tobytes()
     yield b"\xff\xff"
 
@@ -214,26 +226,58 @@ MEDIA_COLUMNS = (
 
 def load(data: DataSet, model_id: int, m: int, ef_construction: int) -> dict:
     """The bulk path operators use (``manage.py face_index``): drop the index,
-    COPY the rows, build the index once. Call inside the tenant's schema."""
-    from django.db import connection
+    COPY the rows, build the index once. Call inside the tenant's schema.
 
+    Wide embeddings arrive as in production: the tenant's first FIT_MIN_FACES
+    faces in the engine's basis, then the basis fit that the scheduler runs at
+    that size (``basis_fit``), then the rest through ``embeddings_for_storage``
+    as ingestion writes them."""
+    from django.db import connection, transaction
+
+    from media_ingest.embedding_basis import (
+        FIT_MIN_FACES,
+        basis_fit,
+        embeddings_for_storage,
+        is_wide,
+    )
     from search.indexes import index_build, index_drop
 
     timings = {}
     index_drop(data.dim)
     with connection.cursor() as cur:
-        cur.execute("TRUNCATE media_ingest_face, media_ingest_mediafile CASCADE")
+        # The rows arrive in the engine's basis: no basis is left from an earlier load.
+        cur.execute(
+            "TRUNCATE media_ingest_face, media_ingest_mediafile, media_ingest_embeddingbasis "
+            "CASCADE"
+        )
         t0 = time.perf_counter()
         with cur.copy(f"COPY media_ingest_mediafile ({MEDIA_COLUMNS}) FROM STDIN") as copy:
             copy.write(media_copy_text(data, model_id))
         timings["copy_media_s"] = time.perf_counter() - t0
+        copy_faces = f"COPY media_ingest_face ({FACE_COLUMNS}) FROM STDIN WITH (FORMAT BINARY)"
+        first = min(data.rows, FIT_MIN_FACES) if is_wide(data.dim) else data.rows
         t0 = time.perf_counter()
-        with cur.copy(
-            f"COPY media_ingest_face ({FACE_COLUMNS}) FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            for part in face_copy_chunks(data, model_id):
+        with cur.copy(copy_faces) as copy:
+            for part in face_copy_chunks(data, model_id, range(first), data.vectors[:first]):
                 copy.write(part)
         timings["copy_faces_s"] = time.perf_counter() - t0
+        if first < data.rows:
+            t0 = time.perf_counter()
+            fit = basis_fit(face_model_id=model_id, dimension=data.dim)
+            timings["basis_fit_s"] = time.perf_counter() - t0
+            timings["sketch_energy"] = f"{fit.sketch_energy_before:.3f} -> {fit.sketch_energy:.3f}"
+
+            t0 = time.perf_counter()
+            with transaction.atomic():
+                # Before the COPY: the connection runs one statement at a time.
+                stored = embeddings_for_storage(
+                    face_model_id=model_id, dimension=data.dim, vectors=data.vectors[first:]
+                )
+                rest = range(first, data.rows)
+                with cur.copy(copy_faces) as copy:
+                    for part in face_copy_chunks(data, model_id, rest, stored):
+                        copy.write(part)
+            timings["copy_faces_s"] += time.perf_counter() - t0
         for table in ("media_ingest_face", "media_ingest_mediafile"):
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
@@ -292,12 +336,15 @@ def score(hits, exact_idx, exact_sim, k, threshold):
     return found, len(matches), min(1.0, at_k)
 
 
-def sketch_bound(data, queries, truth, mask, *, k, threshold, sizes=(128, 256)) -> None:
+def sketch_bound(data, queries, truth, mask, *, k, threshold, rotation, sizes=(128, 256)) -> None:
     """The best match recall any graph over a sketch index could reach: the
     share of real matches (exact top-k, similarity >= threshold, among the
     ``mask`` rows) that rank within a shortlist by the sketch's cosine (the
-    first ``size`` coordinates, as the 512-D index sees them)."""
+    first ``size`` coordinates in the stored basis, as the 512-D index sees
+    them; ``rotation`` None: the engine's basis)."""
     rows = data.vectors[mask]
+    if rotation is not None:
+        rows, queries = rows @ rotation, queries @ rotation
     where = np.flatnonzero(mask)
     for size in sizes:
         sketch = rows[:, :size] / np.linalg.norm(rows[:, :size], axis=1, keepdims=True)
@@ -320,12 +367,18 @@ def sketch_bound(data, queries, truth, mask, *, k, threshold, sizes=(128, 256)) 
 
 
 def run_queries(label, data, model_id, queries, truth, *, k, threshold, filters=None, **kw):
+    """Latency: the query photo's embedding into the stored basis, as the
+    search service does (``query_embedding``), then ``similar_faces``."""
+    from media_ingest.embedding_basis import query_embedding
     from search.query import similar_faces
 
     lat, found, total, at_k = [], 0, 0, []
     for n, q in enumerate(queries):
         t0 = time.perf_counter()
-        hits = similar_faces(embedding=q, face_model_id=model_id, top_k=k, filters=filters, **kw)
+        stored = query_embedding(face_model_id=model_id, vector=q)
+        hits = similar_faces(
+            embedding=stored, face_model_id=model_id, top_k=k, filters=filters, **kw
+        )
         lat.append((time.perf_counter() - t0) * 1000)
         f, t, r = score(hits, truth[0][n], truth[1][n], k, threshold)
         found, total, at_k = found + f, total + t, [*at_k, r]
@@ -356,7 +409,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=128, choices=(128, 512))
-    parser.add_argument("--centres", default="random", choices=("random", "correlated"))
+    parser.add_argument("--centres", default="random", choices=CENTRES)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--threshold", type=float, default=0.5)
@@ -389,6 +442,7 @@ def main(argv=None) -> None:
     from django.db import connection
     from django_tenants.utils import schema_context
 
+    from media_ingest.embedding_basis import query_embedding, stored_rotation
     from recognition.models import FaceModel
     from search import query
     from search.query import SearchFilters, explain
@@ -404,7 +458,7 @@ def main(argv=None) -> None:
     )
     slug = f"sb-{args.rows}-{args.dim}-{args.centres}-m{args.m}-ef{args.ef_construction}"
     if args.dim == 512:
-        slug += "-sk"  # sketch index (media_ingest migration 0005); slugs are <= 40 chars
+        slug += "-fit"  # sketch index, fitted basis (media_ingest 0006); slugs are <= 40 chars
     schema = Tenant.schema_name_for(slug)
     print(f"data set {slug}: generating ...", flush=True)
     t0 = time.perf_counter()
@@ -452,7 +506,11 @@ def main(argv=None) -> None:
         print("    " + _short(explain(embedding=queries[0], face_model_id=model.id)))
         for q in warm:  # touch the index pages once
             query.similar_faces(
-                embedding=q, face_model_id=model.id, top_k=k, plan="index", ef_search=100
+                embedding=query_embedding(face_model_id=model.id, vector=q),
+                face_model_id=model.id,
+                top_k=k,
+                plan="index",
+                ef_search=100,
             )
         rows = []
         for ef in args.ef_search:
@@ -492,7 +550,15 @@ def main(argv=None) -> None:
         mask = in_window[data.face_media]
         ftruth = exact_topk(data.vectors, queries, k, mask=mask)
         if args.sketch_bound:
-            sketch_bound(data, queries, ftruth, mask, k=k, threshold=args.threshold)
+            sketch_bound(
+                data,
+                queries,
+                ftruth,
+                mask,
+                k=k,
+                threshold=args.threshold,
+                rotation=stored_rotation(model.id),
+            )
         print(f"  filter keeps {mask.mean():.3f} of rows")
         print("  EXPLAIN (filtered, index plan):")
         print(

@@ -43,3 +43,22 @@ def to_sketch_basis(vectors: np.ndarray) -> np.ndarray:
         return vectors
     rotated = vectors @ sketch_basis(vectors.shape[1])
     return rotated / np.maximum(np.linalg.norm(rotated, axis=1, keepdims=True), 1e-12)
+
+
+def principal_axes(sample: np.ndarray) -> np.ndarray:
+    """(dim, dim) orthonormal float64 matrix whose columns are the sample's
+    principal axes (of the uncentred second moment: cosine geometry), most
+    energy first. Signs are fixed (largest entry positive) so refits agree."""
+    sample = np.asarray(sample, dtype=np.float64)
+    moment = sample.T @ sample / max(1, len(sample))
+    energy, axes = np.linalg.eigh(moment)
+    axes = axes[:, np.argsort(energy)[::-1]]
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(axes.shape[1])])
+    return axes * np.where(signs == 0, 1.0, signs)
+
+
+def sketch_energy(vectors: np.ndarray) -> float:
+    """Share of the rows' energy in their first SKETCH_DIM coordinates."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    total = float(np.square(vectors).sum())
+    return float(np.square(vectors[:, :SKETCH_DIM]).sum()) / total if total else 0.0

@@ -51,3 +51,21 @@ def test_128_d_embeddings_are_left_as_they_are():
     vectors = _unit_rows(5, 128)
     assert np.array_equal(to_sketch_basis(vectors), vectors)
     assert to_sketch_basis(np.zeros((0, 512), np.float32)).shape == (0, 512)
+
+
+def test_principal_axes_put_the_most_energy_first_with_fixed_signs():
+    from recognition.engines.basis import principal_axes, sketch_energy
+
+    rng = np.random.default_rng(4)
+    # Faces spread along three known directions with falling weight, plus noise.
+    directions = np.linalg.qr(rng.standard_normal((512, 3)))[0]
+    rows = rng.standard_normal((2000, 3)) * [3.0, 2.0, 1.0] @ directions.T
+    rows += 0.01 * rng.standard_normal((2000, 512))
+    axes = principal_axes(rows)
+    assert axes.T @ axes == pytest.approx(np.eye(512), abs=1e-9)
+    for i in range(3):
+        assert abs(float(axes[:, i] @ directions[:, i])) > 0.99
+    # The largest entry of every axis is positive: two fits of the same faces agree.
+    assert (axes[np.abs(axes).argmax(axis=0), np.arange(512)] > 0).all()
+    assert principal_axes(rows) == pytest.approx(axes)
+    assert sketch_energy(rows @ axes) > 0.99 > 0.5 > sketch_energy(to_sketch_basis(rows))
