@@ -450,6 +450,7 @@ def main(argv=None) -> None:
     from tenants.models import Tenant
 
     call_command("migrate_schemas", "--shared", verbosity=0)
+    call_command("createcachetable", verbosity=0)  # as the platform's setup does
     services.public_tenant_ensure(domain="localhost")
     model, _ = FaceModel.objects.get_or_create(
         name=f"bench-{args.dim}",

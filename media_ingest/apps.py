@@ -8,7 +8,7 @@ class MediaIngestConfig(AppConfig):
     def ready(self) -> None:
         from tenants.portal import register_count, register_nav
         from tenants.roles import Role
-        from tenants.tasks import schedule_after_public_migrate
+        from tenants.tasks import schedule_every
 
         from .models import Face, MediaFile
 
@@ -17,4 +17,9 @@ class MediaIngestConfig(AppConfig):
         register_nav("Faces", "face-browser")
         register_count("Files", MediaFile.objects.count)
         register_count("Faces", Face.objects.count)
-        schedule_after_public_migrate(self, "media_ingest.maintenance.schedule_reconciler")
+        schedule_every(
+            self,
+            name="Re-queue stuck media",
+            func="media_ingest.maintenance.requeue_stuck_media_everywhere",
+            minutes=5,
+        )

@@ -44,16 +44,3 @@ def requeue_stuck_media_everywhere() -> int:
     for tenant in tenants:
         requeue_stuck_media.enqueue(schema_name=tenant.schema_name)
     return len(tenants)
-
-
-def schedule_reconciler() -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name="Re-queue stuck media",
-        defaults={
-            "func": "media_ingest.maintenance.requeue_stuck_media_everywhere",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 5,
-        },
-    )

@@ -11,7 +11,7 @@ class SearchConfig(AppConfig):
         from media_ingest.models import MediaFile
         from tenants.portal import register_nav
         from tenants.roles import Role
-        from tenants.tasks import schedule_after_public_migrate
+        from tenants.tasks import schedule_every
 
         from .cache import faces_changed
 
@@ -20,4 +20,10 @@ class SearchConfig(AppConfig):
         # A file finishing, or going away, changes what a search can find.
         post_save.connect(faces_changed, sender=MediaFile, dispatch_uid="search.media_saved")
         post_delete.connect(faces_changed, sender=MediaFile, dispatch_uid="search.media_deleted")
-        schedule_after_public_migrate(self, "search.maintenance.schedule_sketch_fits")
+        # Once a tenant has enough faces of a wide model (search.maintenance).
+        schedule_every(
+            self,
+            name="Fit search sketch bases",
+            func="search.maintenance.fit_sketch_bases_everywhere",
+            minutes=15,
+        )

@@ -205,6 +205,12 @@ def sketch_fit(
     index_drop(dimension)
     try:
         fit = basis_fit(face_model_id=face_model_id, dimension=dimension)
+        if fit is not None and not connection.in_atomic_block:
+            # Each rewritten row left its old version behind: make the space
+            # reusable and refresh the planner's statistics (VACUUM cannot run
+            # inside a caller's transaction; autovacuum gets to it later then).
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE media_ingest_face")
     finally:
         build = index_build(dimension, maintenance_work_mem=maintenance_work_mem)
     # The stored embeddings changed: cached results hold similarities of old queries.

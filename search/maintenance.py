@@ -58,16 +58,3 @@ def fit_sketch_bases_everywhere() -> int:
     for tenant in tenants:
         fit_sketch_basis_if_due.enqueue(schema_name=tenant.schema_name)
     return len(tenants)
-
-
-def schedule_sketch_fits() -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name="Fit search sketch bases",
-        defaults={
-            "func": "search.maintenance.fit_sketch_bases_everywhere",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 15,
-        },
-    )

@@ -116,18 +116,21 @@ def tenant_task(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def schedule_after_public_migrate(app_config: Any, schedule: str) -> None:
-    """Call the function at dotted path ``schedule`` each time ``app_config``
-    is migrated in the public schema, where django-q2 keeps its periodic
-    schedules: it creates or updates the app's (``Schedule.update_or_create``)."""
+def schedule_every(app_config: Any, *, name: str, func: str, minutes: int) -> None:
+    """Keep django-q2's periodic schedule ``name`` (the dotted ``func``, every
+    ``minutes``) in step with the code: written each time ``app_config`` is
+    migrated in the public schema, where django-q2 keeps its schedules."""
 
     def receiver(sender: Any, **kwargs: Any) -> None:
         from django.db import connection
+        from django_q.models import Schedule
 
         if connection.schema_name == get_public_schema_name():
-            module, _, name = schedule.rpartition(".")
-            getattr(import_module(module), name)()
+            Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes},
+            )
 
     post_migrate.connect(
-        receiver, sender=app_config, weak=False, dispatch_uid=f"{app_config.label}.schedule"
+        receiver, sender=app_config, weak=False, dispatch_uid=f"{app_config.label}:{name}"
     )
