@@ -195,22 +195,30 @@ class SketchFit:
 
 
 def sketch_fit(
-    *, face_model_id: int, dimension: int, maintenance_work_mem: str = DEFAULT_BUILD_MEMORY
+    *,
+    face_model_id: int,
+    dimension: int,
+    maintenance_work_mem: str = DEFAULT_BUILD_MEMORY,
+    compact: bool = False,
 ) -> SketchFit:
     """Fit the current schema's basis for a wide model to its faces
     (``media_ingest.embedding_basis``) and rebuild the sketch index over the
     rewritten rows. The index is dropped first: rewriting rows under a live
     HNSW index would insert each into the graph (a few hundred rows/s).
-    Searches keep working meanwhile (by a scan while the index is missing)."""
+    Searches keep working meanwhile (by a scan while the index is missing).
+
+    Each rewritten row leaves its old version behind: a VACUUM makes that
+    space reusable, but the table keeps its doubled size, which slows scans
+    of a large tenant; ``compact`` rewrites it instead (VACUUM FULL), during
+    which the tenant's searches and uploads wait."""
     index_drop(dimension)
     try:
         fit = basis_fit(face_model_id=face_model_id, dimension=dimension)
+        # VACUUM cannot run inside a caller's transaction: autovacuum's turn then.
         if fit is not None and not connection.in_atomic_block:
-            # Each rewritten row left its old version behind: make the space
-            # reusable and refresh the planner's statistics (VACUUM cannot run
-            # inside a caller's transaction; autovacuum gets to it later then).
             with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE media_ingest_face")
+                options = "FULL, ANALYZE" if compact else "ANALYZE"
+                cursor.execute(f"VACUUM ({options}) media_ingest_face")
     finally:
         build = index_build(dimension, maintenance_work_mem=maintenance_work_mem)
     # The stored embeddings changed: cached results hold similarities of old queries.

@@ -54,6 +54,12 @@ class Command(BaseCommand):
             default=indexes.DEFAULT_BUILD_MEMORY,
             help=f"maintenance_work_mem for the build ({indexes.DEFAULT_BUILD_MEMORY})",
         )
+        fit.add_argument(
+            "--compact",
+            action="store_true",
+            help="shrink the table back after the rewrite (VACUUM FULL): searches and "
+            "uploads of this tenant wait meanwhile",
+        )
 
     def handle(self, *args, action, tenant, **options):
         found = tenant_get(slug=tenant)
@@ -114,7 +120,7 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(f"  {built.name}: present already (use --replace to rebuild)")
 
-    def handle_fit(self, tenant, memory, **_):
+    def handle_fit(self, tenant, memory, compact, **_):
         model = active_face_model(tenant=tenant)
         if not is_wide(model.embedding_dim):
             raise CommandError(
@@ -122,7 +128,10 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"Fitting the sketch basis of {model} ...")
         done = indexes.sketch_fit(
-            face_model_id=model.pk, dimension=model.embedding_dim, maintenance_work_mem=memory
+            face_model_id=model.pk,
+            dimension=model.embedding_dim,
+            maintenance_work_mem=memory,
+            compact=compact,
         )
         if done.fit is None:
             self.stdout.write("  No faces of this model yet: nothing to fit.")
