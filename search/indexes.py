@@ -175,7 +175,8 @@ def index_build(
         if not existed:
             # Rows written earlier in a caller's transaction leave deferred
             # foreign-key checks pending, and CREATE INDEX refuses to run then:
-            # check them now (Django declares every FK deferred, as restored after).
+            # check them now. Django declares its foreign keys DEFERRABLE
+            # INITIALLY DEFERRED, which the statement after the build restores.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(index.create_sql(m=m, ef_construction=ef_construction))
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
