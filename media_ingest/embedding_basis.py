@@ -72,14 +72,32 @@ def basis_get(face_model_id: int) -> EmbeddingBasis | None:
     return EmbeddingBasis.objects.filter(face_model_id=face_model_id).defer("rotation").first()
 
 
+# (schema, model id) -> (the fit's id and time, its matrix): a 512-D rotation
+# is 1 MiB, read once per process and fit instead of once per stored file.
+_rotations: dict[tuple[str, int], tuple[tuple[int, object], np.ndarray]] = {}
+
+
 def stored_rotation(face_model_id: int) -> np.ndarray | None:
     """(dim, dim) float32: stored = engine output @ this; None: the engine's basis."""
-    row = EmbeddingBasis.objects.filter(face_model_id=face_model_id).only("rotation").first()
-    if row is None:
+    version = (
+        EmbeddingBasis.objects.filter(face_model_id=face_model_id)
+        .values_list("pk", "fitted_at")
+        .first()
+    )
+    key = (connection.schema_name, face_model_id)
+    if version is None:
+        _rotations.pop(key, None)
         return None
-    raw = np.frombuffer(bytes(row.rotation), dtype=np.float32)
+    cached = _rotations.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    raw = np.frombuffer(
+        bytes(EmbeddingBasis.objects.values_list("rotation", flat=True).get(pk=version[0])),
+        dtype=np.float32,
+    )
     dim = round(np.sqrt(raw.size))
-    return raw.reshape(dim, dim)
+    _rotations[key] = (version, raw.reshape(dim, dim))
+    return _rotations[key][1]
 
 
 def _rotate(vectors: np.ndarray, rotation: np.ndarray | None) -> np.ndarray:
