@@ -336,32 +336,49 @@ def score(hits, exact_idx, exact_sim, k, threshold):
     return found, len(matches), min(1.0, at_k)
 
 
-def sketch_bound(data, queries, truth, mask, *, k, threshold, rotation, sizes=(128, 256)) -> None:
-    """The best match recall any graph over a sketch index could reach: the
-    share of real matches (exact top-k, similarity >= threshold, among the
-    ``mask`` rows) that rank within a shortlist by the sketch's cosine (the
-    first ``size`` coordinates in the stored basis, as the 512-D index sees
-    them; ``rotation`` None: the engine's basis)."""
+def shortlist_recall(
+    data, queries, truth, mask, *, rotation, shortlists, threshold, size=128
+) -> list[float]:
+    """The best match recall any graph over a sketch index could reach, per
+    shortlist length: the share of real matches (exact top-k, similarity >=
+    threshold, among the ``mask`` rows) that rank within the shortlist by the
+    sketch's cosine (the first ``size`` coordinates in the stored basis, as
+    the 512-D index sees them; ``rotation`` None: the engine's basis)."""
     rows = data.vectors[mask]
+    where = np.flatnonzero(mask)
     if rotation is not None:
         rows, queries = rows @ rotation, queries @ rotation
-    where = np.flatnonzero(mask)
+    sketch = rows[:, :size] / np.linalg.norm(rows[:, :size], axis=1, keepdims=True)
+    q = queries[:, :size] / np.linalg.norm(queries[:, :size], axis=1, keepdims=True)
+    found, total = np.zeros(len(shortlists)), 0
+    for i in range(len(queries)):
+        order = where[np.argsort(-(sketch @ q[i]))[: max(shortlists)]]
+        matches = [j for j, s in zip(truth[0][i], truth[1][i], strict=True) if s >= threshold]
+        total += len(matches)
+        for n, length in enumerate(shortlists):
+            kept = set(order[:length])
+            found[n] += sum(j in kept for j in matches)
+    return [float(f) / max(1, total) for f in found]
+
+
+def sketch_bound(data, queries, truth, mask, *, k, threshold, rotation, sizes=(128, 256)) -> None:
+    """Print ``shortlist_recall`` for sketches of ``sizes`` coordinates."""
+    shortlists = (k * 4, k * 8, k * 16)
     for size in sizes:
-        sketch = rows[:, :size] / np.linalg.norm(rows[:, :size], axis=1, keepdims=True)
-        q = queries[:, :size] / np.linalg.norm(queries[:, :size], axis=1, keepdims=True)
-        for shortlist in (k * 4, k * 8, k * 16):
-            found = total = 0
-            for i in range(len(queries)):
-                scores = sketch @ q[i]
-                kept = set(where[np.argpartition(-scores, shortlist)[:shortlist]])
-                matches = [
-                    j for j, s in zip(truth[0][i], truth[1][i], strict=True) if s >= threshold
-                ]
-                found += sum(j in kept for j in matches)
-                total += len(matches)
+        bounds = shortlist_recall(
+            data,
+            queries,
+            truth,
+            mask,
+            rotation=rotation,
+            shortlists=shortlists,
+            threshold=threshold,
+            size=size,
+        )
+        for length, bound in zip(shortlists, bounds, strict=True):
             print(
-                f"  sketch bound: {size} coordinates, shortlist {shortlist}: "
-                f"match recall <= {found / max(1, total):.3f}",
+                f"  sketch bound: {size} coordinates, shortlist {length}: "
+                f"match recall <= {bound:.3f}",
                 flush=True,
             )
 

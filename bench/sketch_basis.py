@@ -27,26 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def shortlist_recall(data, queries, truth, mask, rotation, shortlists, threshold) -> list[float]:
-    rows = data.vectors[mask]
-    where = np.flatnonzero(mask)
-    if rotation is not None:
-        rows, queries = rows @ rotation, queries @ rotation
-    sketch = rows[:, :128] / np.linalg.norm(rows[:, :128], axis=1, keepdims=True)
-    q = queries[:, :128] / np.linalg.norm(queries[:, :128], axis=1, keepdims=True)
-    found, total = np.zeros(len(shortlists)), 0
-    for i in range(len(queries)):
-        order = where[np.argsort(-(sketch @ q[i]))[: max(shortlists)]]
-        matches = [j for j, s in zip(truth[0][i], truth[1][i], strict=True) if s >= threshold]
-        total += len(matches)
-        for n, size in enumerate(shortlists):
-            kept = set(order[:size])
-            found[n] += sum(j in kept for j in matches)
-    return [float(f) / max(1, total) for f in found]
-
-
 def main(argv=None) -> None:
-    from bench.search import CENTRES, DataSet, exact_topk
+    from bench.search import CENTRES, DataSet, exact_topk, shortlist_recall
     from recognition.engines.basis import principal_axes, sketch_energy
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -73,11 +55,17 @@ def main(argv=None) -> None:
         mask = ((days >= 300) & (days < 400))[data.face_media]
         truth = exact_topk(data.vectors, queries, 10, mask=mask)
         fitted = principal_axes(data.vectors[: args.fit_rows]).astype(np.float32)
-        random_basis = shortlist_recall(
-            data, queries, truth, mask, None, shortlists, args.threshold
-        )
-        fitted_basis = shortlist_recall(
-            data, queries, truth, mask, fitted, shortlists, args.threshold
+        random_basis, fitted_basis = (
+            shortlist_recall(
+                data,
+                queries,
+                truth,
+                mask,
+                rotation=rotation,
+                shortlists=shortlists,
+                threshold=args.threshold,
+            )
+            for rotation in (None, fitted)
         )
         sample = data.vectors[args.fit_rows : 2 * args.fit_rows]  # faces the fit never saw
         print(
