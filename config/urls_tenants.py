@@ -1,15 +1,17 @@
 """URLs served on every tenant's host."""
 
-from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tenants.admin_site import tenant_admin_site
 
 urlpatterns = [
     path("", include("tenants.urls")),
     path("", include("recognition.urls")),
     path("", include("media_ingest.urls")),
     path("", include("search.urls")),
-    path("admin/", admin.site.urls),
+    # The tenant's own admin site: tenant-schema models only (see tenants.admin_site).
+    path("admin/", tenant_admin_site.urls),
     path("api/v1/", include("tenants.api_urls")),
     path("api/v1/", include("media_ingest.api_urls")),
     path("api/v1/", include("search.api_urls")),

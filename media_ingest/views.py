@@ -79,7 +79,7 @@ def media_detail(request, media_id: int):
             "media": media,
             "faces": faces,
             "tracks": tracks,
-            "can_delete": role_of(request.user) in WRITERS,
+            "can_delete": bool((role := role_of(request.user)) and role.deletes),
         },
     )
 
@@ -87,7 +87,9 @@ def media_detail(request, media_id: int):
 @require_POST
 @login_required
 def media_delete(request, media_id: int):
-    _require_writer(request.user)
+    role = role_of(request.user)
+    if role is None or not role.deletes:
+        raise PermissionDenied("Only owners and admins delete files.")
     media = selectors.media_get(media_id=media_id)
     if media is None:
         raise Http404("No such file.")

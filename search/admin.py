@@ -1,9 +1,11 @@
 from django.contrib import admin
 
+from tenants.admin_site import tenant_admin_site
+
 from .models import SearchAudit
 
 
-@admin.register(SearchAudit)
+@admin.register(SearchAudit, site=tenant_admin_site)
 class SearchAuditAdmin(admin.ModelAdmin):
     """Read-only: an audit log that can be edited is not one."""
 

@@ -1,27 +1,26 @@
 from django.contrib import admin
-from django.db import connection
-from django_tenants.utils import get_public_schema_name
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
+from .admin_site import tenant_admin_site
 from .models import Domain, Tenant
 
+# --- the platform's admin (public host, platform staff) ------------------------
 
-class PublicSchemaOnlyAdmin(admin.ModelAdmin):
-    """Tenants are platform data: visible to platform staff on the public host only."""
 
-    def has_module_permission(self, request):
-        return connection.schema_name == get_public_schema_name() and super().has_module_permission(
-            request
-        )
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
 
-    def has_view_permission(self, request, obj=None):
-        return connection.schema_name == get_public_schema_name() and super().has_view_permission(
-            request, obj
-        )
 
-    def has_change_permission(self, request, obj=None):
-        return connection.schema_name == get_public_schema_name() and super().has_change_permission(
-            request, obj
-        )
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    """Tenants are platform data: this site is mounted on the public host only."""
+
+    list_display = ("slug", "name", "schema_name", "created_at", "suspended_at")
+    search_fields = ("slug", "name")
+    readonly_fields = ("schema_name", "created_at")
+    inlines = [DomainInline]
 
     def has_add_permission(self, request):
         # A tenant needs a schema, host and owner at once: `manage.py tenant create`.
@@ -32,18 +31,28 @@ class PublicSchemaOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class DomainInline(admin.TabularInline):
-    model = Domain
-    extra = 0
-
-
-@admin.register(Tenant)
-class TenantAdmin(PublicSchemaOnlyAdmin):
-    list_display = ("slug", "name", "schema_name", "created_at", "suspended_at")
-    search_fields = ("slug", "name")
-    readonly_fields = ("schema_name", "created_at")
-    inlines = [DomainInline]
-
-
-admin.site.site_header = "Facet administration"
+admin.site.site_header = "Facet platform administration"
 admin.site.site_title = "Facet"
+
+
+# --- the tenant's admin (tenant hosts, owners and admins) ----------------------
+
+
+@admin.register(get_user_model(), site=tenant_admin_site)
+class MemberAdmin(UserAdmin):
+    """The tenant's own accounts. Roles are given on the Members page, where they
+    stay one of four; the flags and raw permissions that would step outside a
+    role (superuser, per-user permissions) are not offered here."""
+
+    list_display = ("username", "email", "is_active", "last_login")
+    list_filter = ("is_active", "groups")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Status", {"fields": ("is_active", "last_login", "date_joined")}),
+    )
+    readonly_fields = ("last_login", "date_joined")
+
+    def has_add_permission(self, request):
+        # Members are added on the Members page, which gives them a role.
+        return False

@@ -1,4 +1,5 @@
-"""One permission rule for the tenant API: members read, operators and up write."""
+"""One permission rule for the tenant API: members read, operators and up add and
+change, owners and admins delete (the same rule as the role groups, tenants.roles)."""
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -23,4 +24,7 @@ class TenantMemberPermission(IsTenantMember):
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):
             return False
-        return request.method in SAFE_METHODS or role_of(request.user) in WRITERS
+        if request.method in SAFE_METHODS:
+            return True
+        role = role_of(request.user)
+        return role.deletes if request.method == "DELETE" else role.adds_and_changes

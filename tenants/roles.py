@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
@@ -29,15 +30,40 @@ class Role(StrEnum):
         """Owners and admins manage members and reach the Django admin."""
         return self in (Role.OWNER, Role.ADMIN)
 
+    @property
+    def adds_and_changes(self) -> bool:
+        """Everyone but viewers adds and changes data (uploads, people)."""
+        return self is not Role.VIEWER
 
-def _grants(role: Role, permission: Permission) -> bool:
+    @property
+    def deletes(self) -> bool:
+        """Deleting data (media, faces, people) is for owners and admins."""
+        return self.manages_tenant
+
+
+def _tenant_app_labels() -> set[str]:
+    """Apps whose tables live in tenant schemas: the only ones a role may touch."""
+    return {
+        config.label
+        for config in django_apps.get_app_configs()
+        if config.name in settings.TENANT_APPS
+    }
+
+
+def _grants(role: Role, permission: Permission, tenant_apps: set[str]) -> bool:
     app = permission.content_type.app_label
     action = permission.codename.split("_", 1)[0]
+    if app not in tenant_apps:
+        # Shared apps (the task queue, tenants, the model registry) are the
+        # platform's: no tenant role holds a permission on them, whatever it is.
+        return False
     if role.manages_tenant:
         return True
     if app in _ADMINISTRATION_APPS:
         return False
     if role is Role.OPERATOR:
+        # Operators add and change the tenant's data; deleting it (biometric
+        # data, often on request of the person) is for owners and admins.
         return action in {"add", "change", "view"}
     return action == "view"
 
@@ -48,10 +74,11 @@ def ensure_roles() -> dict[Role, Group]:
     Call inside a tenant's schema context. Idempotent.
     """
     permissions = list(Permission.objects.select_related("content_type"))
+    tenant_apps = _tenant_app_labels()
     groups = {}
     for role in Role:
         group, _ = Group.objects.get_or_create(name=role.value)
-        group.permissions.set([p for p in permissions if _grants(role, p)])
+        group.permissions.set([p for p in permissions if _grants(role, p, tenant_apps)])
         groups[role] = group
     return groups
 

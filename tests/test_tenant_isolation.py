@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_tenants.utils import schema_context
 from knox.models import AuthToken
 
+from tenants.admin_site import is_tenant_model, tenant_admin_site
 from tenants.routing import websocket_urlpatterns
 
 TENANT_URLCONF = "config.urls_tenants"
@@ -200,7 +201,7 @@ def test_the_canary_can_see_beta_data_when_signed_in_to_beta(name, beta, beta_se
 
 
 def _admin_paths():
-    for model in admin.site._registry:
+    for model in tenant_admin_site._registry:
         info = (model._meta.app_label, model._meta.model_name)
         yield reverse("admin:{}_{}_changelist".format(*info), urlconf=TENANT_URLCONF)
         yield reverse("admin:{}_{}_change".format(*info), args=[1], urlconf=TENANT_URLCONF)
@@ -226,3 +227,50 @@ def test_alphas_owner_cannot_read_betas_user_1_through_the_api(alpha, beta):
     me = Client(HTTP_HOST=alpha.host, HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/me/")
     assert me.json()["email"] == alpha.owner.email  # id 1 on alpha is alpha's owner
     assert me.json()["id"] == 1
+
+
+# --- the admin on tenant hosts: tenant-schema models only ----------------------
+
+
+def test_every_model_in_a_tenant_hosts_admin_is_a_tenant_model():
+    assert tenant_admin_site._registry, "the tenant admin registers the tenant's models"
+    shared = [m._meta.label for m in tenant_admin_site._registry if not is_tenant_model(m)]
+    assert not shared, f"shared-schema models reachable from tenant hosts: {shared}"
+
+
+def _shared_admin_paths():
+    """Every add, list and change page of the platform's admin for shared-schema models
+    (django-q2's schedules and tasks, tenants, the model registry)."""
+    for model in admin.site._registry:
+        if is_tenant_model(model):
+            continue
+        info = (model._meta.app_label, model._meta.model_name)
+        yield f"/admin/{info[0]}/{info[1]}/"
+        yield f"/admin/{info[0]}/{info[1]}/add/"
+        yield f"/admin/{info[0]}/{info[1]}/1/change/"
+
+
+def test_the_platform_admin_registers_django_q_and_the_tenants():
+    labels = {m._meta.label for m in admin.site._registry}
+    assert {"django_q.Schedule", "django_q.OrmQ", "tenants.Tenant"} <= labels
+
+
+@pytest.mark.parametrize("path", sorted(set(_shared_admin_paths())))
+def test_no_tenant_host_url_reaches_a_shared_schema_row(path, alpha):
+    """An owner (is_staff) of alpha, on alpha's own host, cannot list, add or change
+    any shared row: these pages do not exist on tenant hosts."""
+    client = alpha.client(alpha.owner)
+    assert client.get(path).status_code == 404, path
+    assert client.post(path, {"func": "os.system", "args": "'id'"}).status_code in {403, 404}
+
+
+def test_an_owner_cannot_schedule_a_task_from_the_tenant_admin(alpha):
+    from django_q.models import Schedule
+
+    before = Schedule.objects.count()
+    response = alpha.client(alpha.owner).post(
+        "/admin/django_q/schedule/add/",
+        {"name": "x", "func": "os.system", "args": "'id'", "schedule_type": "O", "repeats": -1},
+    )
+    assert response.status_code == 404
+    assert Schedule.objects.count() == before
