@@ -10,3 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]
+
+handler400 = "tenants.http_errors.bad_request"
+handler403 = "tenants.http_errors.permission_denied"
+handler404 = "tenants.http_errors.page_not_found"
+handler500 = "tenants.http_errors.server_error"

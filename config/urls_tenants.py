@@ -1,7 +1,7 @@
 """URLs served on every tenant's host."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tenants.admin_site import tenant_admin_site
 
@@ -16,5 +16,11 @@ urlpatterns = [
     path("api/v1/", include("media_ingest.api_urls")),
     path("api/v1/", include("search.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up code as a script file: no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+handler400 = "tenants.http_errors.bad_request"
+handler403 = "tenants.http_errors.permission_denied"
+handler404 = "tenants.http_errors.page_not_found"
+handler500 = "tenants.http_errors.server_error"

@@ -51,6 +51,48 @@ class SearchRequestSerializer(serializers.Serializer):
         )
 
 
+class _SearchModelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    dim = serializers.IntegerField()
+
+
+class _SearchHitSerializer(serializers.Serializer):
+    face_id = serializers.IntegerField()
+    media_id = serializers.IntegerField()
+    media_name = serializers.CharField()
+    media_kind = serializers.ChoiceField(MediaFile.Kind.choices)
+    track_id = serializers.IntegerField(allow_null=True)
+    similarity = serializers.FloatField()
+    time_range = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    frame_time_s = serializers.FloatField(allow_null=True)
+    crop_url = serializers.CharField()
+    media_url = serializers.CharField()
+
+
+class _AppearanceSerializer(serializers.Serializer):
+    track_id = serializers.IntegerField()
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    similarity = serializers.FloatField()
+
+
+class _TimelineSerializer(serializers.Serializer):
+    media_id = serializers.IntegerField()
+    media_name = serializers.CharField()
+    duration_s = serializers.FloatField(allow_null=True)
+    appearances = _AppearanceSerializer(many=True)
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    model = _SearchModelSerializer()
+    threshold = serializers.FloatField()
+    query = serializers.DictField(help_text="What was searched: the photo's faces or the face.")
+    results = _SearchHitSerializer(many=True)
+    timelines = _TimelineSerializer(many=True)
+    cached = serializers.BooleanField()
+
+
 class SearchView(APIView):
     # A search only reads (and writes its audit row): every member role may search.
     permission_classes = [IsTenantMember]
@@ -61,7 +103,8 @@ class SearchView(APIView):
         request={
             "multipart/form-data": SearchRequestSerializer,
             "application/json": SearchRequestSerializer,
-        }
+        },
+        responses=SearchResponseSerializer,
     )
     def post(self, request):
         params = SearchRequestSerializer(data=request.data)

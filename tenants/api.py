@@ -10,6 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .roles import role_of
+from .security import lockout_response
 
 
 class TokenLoginView(KnoxLoginView):
@@ -32,7 +33,12 @@ class TokenLoginView(KnoxLoginView):
         if isinstance(data.get("username"), str):
             data["username"] = data["username"].lower()
         serializer = AuthTokenSerializer(data=data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
+        valid = serializer.is_valid()
+        if getattr(request, "axes_locked_out", False):
+            # The lock-out backend refused to check the password at all.
+            return lockout_response(request)
+        if not valid:
+            raise serializers.ValidationError(serializer.errors)
         request.user = serializer.validated_data["user"]
         return super().post(request, format=format)
 

@@ -9,6 +9,11 @@ class EmailAuthenticationForm(AuthenticationForm):
         label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That e-mail address and password do not match an account here.",
+    }
+
     def clean_username(self):
         return self.cleaned_data["username"].lower()
 

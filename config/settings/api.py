@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from .env import env_int, env_str
+from .security import FACET_TRUSTED_PROXIES
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -16,6 +17,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("FACET_AUTH_THROTTLE", "10/min"),
     },
+    # Throttles count per client address: trust X-Forwarded-For only as far as
+    # the configured proxies (None would believe whatever a client sends).
+    "NUM_PROXIES": FACET_TRUSTED_PROXIES,
 }
 
 # Knox stores only a SHA-512 digest of each token; a dump of the table cannot log in.
@@ -39,4 +43,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set that several serializers share.
+    "ENUM_NAME_OVERRIDES": {
+        "MediaKindEnum": "media_ingest.models.MediaFile.Kind",
+        "MediaSourceEnum": "media_ingest.models.Source",
+    },
 }

