@@ -219,7 +219,13 @@ class RssSampler(threading.Thread):
                     cmd = " ".join(child.cmdline())
                 except psutil.Error:
                     continue
-                group = "worker" if "qcluster" in cmd else "web" if "daphne" in cmd else "other"
+                group = (
+                    "worker"
+                    if "qcluster" in cmd
+                    else "web"
+                    if "config.web_server" in cmd
+                    else "other"
+                )
                 procs = [child]
                 with contextlib.suppress(psutil.Error):
                     procs += child.children(recursive=True)
@@ -489,7 +495,7 @@ def main() -> None:
         print(f"  {item}")
     print(
         f"peak RSS worker cluster (qcluster + descendants, summed): "
-        f"{rss_images['worker'] / 2**20:.0f} MiB; web (daphne): {rss_images['web'] / 2**20:.0f} MiB"
+        f"{rss_images['worker'] / 2**20:.0f} MiB; web: {rss_images['web'] / 2**20:.0f} MiB"
     )
     cpu = {g: cpu_after.get(g, 0.0) - cpu_before.get(g, 0.0) for g in cpu_after}
     per_img = {g: 1000 * v / img["images"] for g, v in cpu.items()}

@@ -92,7 +92,7 @@ def processes(root: psutil.Process) -> tuple[list[psutil.Process], list[psutil.P
             cmd = " ".join(child.cmdline())
         except psutil.Error:
             continue
-        if "daphne" in cmd:
+        if "config.web_server" in cmd:
             web.append(child)
         elif "qcluster" in cmd:
             worker.append(child)
@@ -168,7 +168,7 @@ def main() -> None:
     print(f"cold make run -> /health/ready 200: {cold:.1f} s")
     print(f"stop (Ctrl-C) -> all processes and database gone: {stop_time:.1f} s")
     print(f"warm restart -> /health/ready 200: {warm:.1f} s")
-    print(f"peak RSS web (daphne): {peaks['web'] / 2**20:.0f} MiB")
+    print(f"peak RSS web: {peaks['web'] / 2**20:.0f} MiB")
     print(
         f"peak RSS worker cluster (qcluster + children, summed): {peaks['worker'] / 2**20:.0f} MiB"
     )

@@ -44,3 +44,8 @@ def ingest_setting(name: str) -> Any:
     if name == "WATCH_DIR" and value is None:
         value = Path(settings.VAR_DIR) / "watch"
     return value
+
+
+def largest_upload_bytes() -> int:
+    """The largest single file any upload route accepts (the web server's body cap)."""
+    return max(ingest_setting("MAX_IMAGE_BYTES"), ingest_setting("MAX_VIDEO_BYTES"))

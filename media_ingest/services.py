@@ -17,7 +17,7 @@ from django.db.models import F
 
 from . import storage_paths
 from .archives import iter_zip_members
-from .conf import ingest_setting
+from .conf import ingest_setting, largest_upload_bytes
 from .models import IngestJob, MediaFile, Source
 from .progress import job_event, media_event
 from .validation import MediaRejected, sniff_media, validate_image
@@ -71,7 +71,7 @@ def media_accept(
     or video. Identical bytes already in this tenant's library return the
     existing file, which is not processed again.
     """
-    limit = max(ingest_setting("MAX_IMAGE_BYTES"), ingest_setting("MAX_VIDEO_BYTES"))
+    limit = largest_upload_bytes()
     with tempfile.TemporaryDirectory(prefix="facet-upload-") as scratch:
         path, sha256, size = _spool(stream, Path(scratch), limit)
         existing = MediaFile.objects.filter(sha256=sha256).first()
@@ -209,9 +209,7 @@ def zip_members(source) -> Iterator[tuple[str, BinaryIO]]:
             max_entries=ingest_setting("ZIP_MAX_ENTRIES"),
             max_total_bytes=ingest_setting("ZIP_MAX_TOTAL_BYTES"),
             max_ratio=ingest_setting("ZIP_MAX_RATIO"),
-            max_member_bytes=max(
-                ingest_setting("MAX_IMAGE_BYTES"), ingest_setting("MAX_VIDEO_BYTES")
-            ),
+            max_member_bytes=largest_upload_bytes(),
         ):
             with member.path.open("rb") as handle:
                 yield member.name, handle

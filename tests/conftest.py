@@ -213,3 +213,35 @@ def running_process(argv: list[str], *, env: dict[str, str], log):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_web_server(*, env: dict[str, str], log):
+    """``config.web_server`` (as `make run` starts it) on a free port, once it
+    answers /health; yields the port."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    argv = ["-m", "config.web_server", "-b", "127.0.0.1", "-p", str(port)]
+    with running_process(argv, env=env, log=log) as process:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.2)
+        else:
+            pytest.fail("the web server did not start:\n" + log.read_text())
+        yield port

@@ -3,44 +3,23 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
-import time
-import urllib.request
 
 import pytest
 from django.contrib.sessions.models import Session
 from django_tenants.utils import schema_context
 
 from tenants.events import send_event
-from tests.conftest import ALPHA, running_process
+from tests.conftest import ALPHA, running_web_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def live_server_url(committed, test_subprocess_env, tmp_path):
-    """Daphne serving the test database, as `make run` serves the real one."""
-    port = _free_port()
-    log = tmp_path / "daphne.log"
-    argv = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-    with running_process(argv, env=test_subprocess_env, log=log):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("Daphne did not start:\n" + log.read_text())
+    """The web server on the test database, as `make run` serves the real one."""
+    with running_web_server(env=test_subprocess_env, log=tmp_path / "web.log") as port:
         yield f"http://{ALPHA.host}:{port}"
     with schema_context(ALPHA.schema_name):
         Session.objects.all().delete()
@@ -95,3 +74,60 @@ def test_sign_in_see_dashboard_and_receive_a_live_event(live_server_url, page):
     publisher.join(timeout=30)
     page.get_by_text("Job 7: 3/10 files").wait_for(timeout=30_000)
     assert page.locator("[data-events-empty]").count() == 0
+
+
+def _sign_in(page, base_url, account) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("E-mail").fill(account.email)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Alpha Org").wait_for()
+
+
+PAGES = [
+    "/",
+    "/library/",
+    "/upload/",
+    "/faces/",
+    "/search/",
+    "/search/log/",
+    "/members/",
+    "/settings/model/",
+    "/api/docs/",
+    "/admin/",
+    "/admin/auth/user/",
+    "/no-such-page/",
+]
+
+
+def test_no_page_needs_inline_script_or_styles_the_policy_refuses(live_server_url, page):
+    """Every page is served with a Content-Security-Policy that allows no inline
+    script, and nothing on them (portal, Swagger UI, the tenant admin) is refused."""
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
+    _sign_in(page, live_server_url, ALPHA.owner)
+    for path in PAGES:
+        response = page.goto(f"{live_server_url}{path}")
+        policy = response.headers.get("content-security-policy", "")
+        script_src = next(d for d in policy.split(";") if d.strip().startswith("script-src"))
+        assert script_src.strip() == "script-src 'self'", path
+        if not path.startswith(("/admin/", "/api/docs/")):  # their inline style attributes
+            assert "unsafe-inline" not in policy, path
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server_url}/api/docs/")
+    page.locator(".swagger-ui .information-container").wait_for(timeout=30_000)
+    assert not refused, "\n".join(refused)
+
+
+def test_library_filters_apply_on_change_without_inline_handlers(live_server_url, page):
+    _sign_in(page, live_server_url, ALPHA.owner)
+    page.goto(f"{live_server_url}/library/")
+    page.get_by_label("Kind").select_option("video")
+    page.wait_for_url("**/library/?*kind=video*")

@@ -136,6 +136,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Domain apps' settings, read through recognition.conf / media_ingest.conf (defaults there).
 RECOGNITION: dict = {}
 INGEST = {
+    # Upload limits per kind; the web server refuses a larger body before reading it.
+    "MAX_IMAGE_BYTES": env_int("FACET_MAX_PHOTO_MB", 50) * 1024 * 1024,
+    "MAX_VIDEO_BYTES": env_int("FACET_MAX_VIDEO_MB", 2048) * 1024 * 1024,
     # Tenants on an ONNX model send work to this django-q2 cluster, served by GPU
     # workers started with `Q_CLUSTER_NAME=<name> manage.py qcluster`.
     "GPU_CLUSTER": env_str("FACET_GPU_CLUSTER", ""),

@@ -4,7 +4,7 @@ import os
 
 from config import embedded_postgres
 
-from .env import database_from_url, env_int, env_str
+from .env import database_from_url, env_bool, env_int, env_str
 from .paths import VAR_DIR
 
 EMBEDDED_PGDATA = VAR_DIR / "pgdata"
@@ -16,11 +16,34 @@ else:
         EMBEDDED_PGDATA, env_str("FACET_EMBEDDED_DATABASE", embedded_postgres.DEFAULT_DATABASE)
     )
 
+# The web server runs each request in a thread of its own (ASGI), so persistent
+# per-thread connections pile up until PostgreSQL refuses more: it takes its
+# connections from a bounded pool instead (config.web_server sets FACET_DB_POOL).
+# A request that waits longer than the timeout is answered 503 + Retry-After
+# (tenants.http_errors). Task workers are single-threaded processes whose
+# number bounds their connections; they keep one persistent connection each
+# (a pool's threads would not survive django-q2's fork).
+DB_POOL = env_bool("FACET_DB_POOL", False)
+_default_options = dict(_connection.get("OPTIONS", {}))
+# Which kind of process holds a connection, as pg_stat_activity shows it.
+_default_options.setdefault("application_name", "facet-web" if DB_POOL else "facet")
+if DB_POOL:
+    _default_options["pool"] = {
+        "min_size": env_int("FACET_DB_POOL_MIN", 2),
+        "max_size": env_int("FACET_DB_POOL_SIZE", 10),
+        # Seconds a request waits for a connection before it is told to retry.
+        "timeout": env_int("FACET_DB_POOL_TIMEOUT", 5),
+        # Beyond this many waiting requests, refuse at once rather than queue.
+        "max_waiting": env_int("FACET_DB_POOL_MAX_WAITING", 100),
+    }
+
 DATABASES = {
     "default": {
         "ENGINE": "django_tenants.postgresql_backend",
         **_connection,
-        "CONN_MAX_AGE": env_int("FACET_DB_CONN_MAX_AGE", 60),
+        "OPTIONS": _default_options,
+        # Pooled connections go back to the pool at the end of each request.
+        "CONN_MAX_AGE": 0 if DB_POOL else env_int("FACET_DB_CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
     },
     # channels-postgres removes group members through the ORM on this alias.

@@ -123,3 +123,4 @@ def _wait_for_the_task_then_check_readiness(log) -> None:
     assert task.result == 1
     ready = Client(HTTP_HOST="127.0.0.1").get("/health/ready")
     assert ready.status_code == 200, ready.json()
+    assert ready.json()["workers_alive"] is True

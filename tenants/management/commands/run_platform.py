@@ -1,6 +1,7 @@
 """`make run`: the whole platform in one terminal.
 
-Prepares the database, then supervises Daphne (HTTP + WebSocket) and the
+Prepares the database, then supervises the web server (Daphne: HTTP +
+WebSocket, config.web_server) and the
 processes named in FACET_PROCESSES (a django-q2 cluster, the watch folder).
 Ctrl-C (or SIGTERM) stops them, and the embedded database stops with the
 last process attached to it.
@@ -35,7 +36,7 @@ class Command(BaseCommand):
 
         python = sys.executable
         commands = {
-            "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
+            "web": [python, "-m", "config.web_server", "-b", host, "-p", str(port)],
             **{name: [python, *argv] for name, argv in settings.FACET_PROCESSES.items()},
         }
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
