@@ -17,7 +17,7 @@ from tenants.permissions import TenantMemberPermission
 
 from . import selectors, services
 from .models import Face, FaceTrack, IngestJob, MediaFile, Source
-from .validation import MediaRejected
+from .validation import SNIFF_BYTES, MediaRejected, sniff_bytes
 
 
 class FaceSerializer(serializers.ModelSerializer):
@@ -116,8 +116,17 @@ def _source_of(request) -> str:
     return Source.API if request.auth is not None else Source.WEB
 
 
+# Refusals that are about size, not content: 413, so clients can tell them apart.
+_TOO_LARGE_CODES = {"too-large", "quota-exceeded"}
+
+
 def _rejection(exc: MediaRejected) -> Response:
-    return Response({"error": exc.code, "detail": exc.reason}, status=status.HTTP_400_BAD_REQUEST)
+    code = (
+        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        if exc.code in _TOO_LARGE_CODES
+        else status.HTTP_400_BAD_REQUEST
+    )
+    return Response({"code": exc.code, "detail": exc.reason}, status=code)
 
 
 class MediaListView(_TenantAPIView):
@@ -163,7 +172,7 @@ class MediaListView(_TenantAPIView):
         upload = request.FILES.get("file")
         if upload is None:
             return Response(
-                {"error": "missing-file", "detail": "Send the file in the multipart field 'file'."},
+                {"code": "missing-file", "detail": "Send the file in the multipart field 'file'."},
                 status=400,
             )
         source = _source_of(request)
@@ -198,11 +207,20 @@ class FilterSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
 
 
+def _is_zip_archive(upload) -> bool:
+    """One upload that is a zip and not a photo or video (an image with a zip
+    appended is a polyglot, refused as the image it claims to be)."""
+    head = upload.read(SNIFF_BYTES)
+    upload.seek(0)
+    archive = zipfile.is_zipfile(upload)
+    upload.seek(0)  # is_zipfile leaves the file at its end
+    return archive and sniff_bytes(head) is None
+
+
 def _batch_files(request):
     """(name, stream) pairs from many `file` fields, or from the members of one zip."""
     uploads = request.FILES.getlist("file")
-    if len(uploads) == 1 and zipfile.is_zipfile(uploads[0]):
-        uploads[0].seek(0)
+    if len(uploads) == 1 and _is_zip_archive(uploads[0]):
         archive_path = (
             uploads[0].temporary_file_path() if hasattr(uploads[0], "temporary_file_path") else None
         )
@@ -237,7 +255,7 @@ class MediaBatchView(_TenantAPIView):
     def post(self, request):
         if not request.FILES.getlist("file"):
             return Response(
-                {"error": "missing-file", "detail": "Send files (or one zip) in 'file' fields."},
+                {"code": "missing-file", "detail": "Send files (or one zip) in 'file' fields."},
                 status=400,
             )
         source, files = _batch_files(request)

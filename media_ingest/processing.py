@@ -100,33 +100,41 @@ def _crop_jpeg(image: np.ndarray, face: DetectedFace) -> bytes:
     return out.getvalue()
 
 
+@dataclass
+class Analysis:
+    """What one run found in a file, held in memory until ``_store`` writes it
+    under the file's row lock (so a file deleted meanwhile leaves nothing)."""
+
+    faces: list[FoundFace]
+    thumbnail_jpeg: bytes | None
+
+
 def _load_photo(media: MediaFile) -> np.ndarray:
     with default_storage.open(media.file.name, "rb") as handle:
-        image = load_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
-    _write_thumbnail(media.pk, image)
-    return image
+        return load_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
 
 
-def _write_thumbnail(media_id: int, image: np.ndarray) -> None:
+def _thumbnail_jpeg(image: np.ndarray) -> bytes:
     """A small JPEG for the library grid (originals can be tens of megapixels)."""
     thumb = Image.fromarray(image)
     thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     out = io.BytesIO()
     thumb.save(out, format="JPEG", quality=82)
-    storage_paths.write_atomically(storage_paths.thumbnail_name(media_id), out.getvalue())
+    return out.getvalue()
 
 
-def _found(image: np.ndarray, faces, embeddings) -> list[FoundFace]:
-    return [
+def _photo_analysis(image: np.ndarray, faces, embeddings) -> Analysis:
+    found = [
         FoundFace(face, embedding, _crop_jpeg(image, face))
         for face, embedding in zip(faces, embeddings, strict=True)
     ]
+    return Analysis(found, _thumbnail_jpeg(image))
 
 
-def _analyse_image(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
+def _analyse_image(media: MediaFile, engine: FaceEngine) -> Analysis:
     image = _load_photo(media)
     faces, embeddings = engine.analyze_batch([image])[0]
-    return _found(image, faces, embeddings)
+    return _photo_analysis(image, faces, embeddings)
 
 
 def _scaled(face: DetectedFace, factor: float) -> DetectedFace:
@@ -139,7 +147,7 @@ def _scaled(face: DetectedFace, factor: float) -> DetectedFace:
     )
 
 
-def _analyse_video(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
+def _analyse_video(media: MediaFile, engine: FaceEngine) -> Analysis:
     path = default_storage.path(media.file.name)
     timeout = ingest_setting("VIDEO_TIMEOUT_S")
     info = probe_video(path, timeout_s=min(60, timeout))
@@ -152,6 +160,7 @@ def _analyse_video(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
 
     frames_faces: list[list[FrameFace]] = []
     batch = []
+    thumbnail = None
 
     def flush() -> None:
         results = engine.analyze_batch([frame.image for frame in batch])
@@ -190,7 +199,7 @@ def _analyse_video(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
         memory_limit_mb=ingest_setting("VIDEO_MEMORY_MB"),
     ):
         if frame.index == 0:
-            _write_thumbnail(media.pk, frame.image)
+            thumbnail = _thumbnail_jpeg(frame.image)
         batch.append(frame)
         if len(batch) >= batch_size:
             flush()
@@ -210,15 +219,25 @@ def _analyse_video(media: MediaFile, engine: FaceEngine) -> list[FoundFace]:
                 track=(track.first_time_s, track.last_time_s, len(track.faces)),
             )
         )
-    return found
+    return Analysis(found, thumbnail)
 
 
-def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> MediaFile | None:
-    """Replace the file's faces with this run's, in one transaction."""
+def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFile | None:
+    """Replace the file's faces with this run's, in one transaction.
+
+    Every file this run leaves (crops, the thumbnail) is written here, while the
+    row is locked: a delete waits for the lock, then removes them all; a file
+    deleted before leaves the run with nothing to write.
+    """
+    found = analysis.faces
     with transaction.atomic():
         media = MediaFile.objects.select_for_update().filter(pk=media_id).first()
         if media is None or media.status != MediaFile.Status.PROCESSING:
             return None  # deleted meanwhile, or another delivery already finished it
+        if analysis.thumbnail_jpeg is not None:
+            storage_paths.write_atomically(
+                storage_paths.thumbnail_name(media.pk), analysis.thumbnail_jpeg
+            )
         media.faces.all().delete()
         media.tracks.all().delete()
         embeddings = embeddings_for_storage(
@@ -261,7 +280,9 @@ def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> Medi
         media.processed_at = media.status_changed_at
         media.face_model = face_model
         media.face_count = len(found)
-        media.thumbnail = storage_paths.thumbnail_name(media.pk)
+        media.thumbnail = (
+            storage_paths.thumbnail_name(media.pk) if analysis.thumbnail_jpeg is not None else ""
+        )
         media.error_code = media.error = ""
         media.save()
         job_file_finished(job_id=media.job_id, failed=False)
@@ -269,13 +290,17 @@ def _store(media_id: int, face_model: FaceModel, found: list[FoundFace]) -> Medi
     return media
 
 
-def _fail_unreadable(media_id: int, exc: Exception) -> None:
+def _fail_unreadable(media_id: int, exc: Exception) -> str:
+    """Record the refusal; "skipped" when the file was deleted meanwhile."""
     reason = getattr(exc, "reason", None) or str(exc)
     code = getattr(exc, "code", None) or "unreadable"
     with transaction.atomic():
-        locked = MediaFile.objects.select_for_update().get(pk=media_id)
-        if locked.status == MediaFile.Status.PROCESSING:
-            _mark_failed(locked, code, reason)
+        locked = MediaFile.objects.select_for_update().filter(pk=media_id).first()
+        # Deleted meanwhile (its original went with it, which may be why it failed).
+        if locked is None or locked.status != MediaFile.Status.PROCESSING:
+            return "skipped"
+        _mark_failed(locked, code, reason)
+    return "failed"
 
 
 def _tenant_model() -> FaceModel:
@@ -298,13 +323,12 @@ def process_photo_batch(media_ids: list[int]) -> dict[int, str]:
         try:
             images.append(_load_photo(media))
         except (MediaRejected, RecognitionError) as exc:
-            _fail_unreadable(media_id, exc)
-            outcome[media_id] = "failed"
+            outcome[media_id] = _fail_unreadable(media_id, exc)
             continue
         started.append(media_id)
     results = engine.analyze_batch(images) if images else []
     for media_id, image, (faces, embeddings) in zip(started, images, results, strict=True):
-        stored = _store(media_id, face_model, _found(image, faces, embeddings))
+        stored = _store(media_id, face_model, _photo_analysis(image, faces, embeddings))
         outcome[media_id] = "done" if stored else "skipped"
     return outcome
 
@@ -318,11 +342,10 @@ def process_media_file(media_id: int) -> str:
     engine = engine_for(face_model, video=media.kind == MediaFile.Kind.VIDEO)
     try:
         if media.kind == MediaFile.Kind.VIDEO:
-            found = _analyse_video(media, engine)
+            analysis = _analyse_video(media, engine)
         else:
-            found = _analyse_image(media, engine)
+            analysis = _analyse_image(media, engine)
     except (MediaRejected, RecognitionError) as exc:
-        _fail_unreadable(media_id, exc)
-        return "failed"
-    stored = _store(media_id, face_model, found)
+        return _fail_unreadable(media_id, exc)
+    stored = _store(media_id, face_model, analysis)
     return "done" if stored else "skipped"

@@ -13,7 +13,7 @@ from typing import BinaryIO
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 
 from . import storage_paths
 from .archives import iter_zip_members
@@ -62,6 +62,24 @@ def _spool(stream: BinaryIO, directory: Path, limit: int) -> tuple[Path, str, in
     return Path(handle.name), digest.hexdigest(), size
 
 
+def _check_storage_quota(size: int) -> None:
+    """Refuse a file that would take the tenant's originals past its quota."""
+    from tenants.models import Tenant
+
+    quota = Tenant.objects.get(schema_name=connection.schema_name).storage_quota_bytes
+    if quota is None:
+        return
+    used = MediaFile.objects.aggregate(total=Sum("size_bytes"))["total"] or 0
+    if used + size > quota:
+        mb = 1024 * 1024
+        raise MediaRejected(
+            f"Your organisation's storage is full: {used / mb:.0f} of {quota / mb:.0f} MB are "
+            f"used and this file needs {size / mb:.1f} MB. Delete files or ask the platform's "
+            "operator for more space.",
+            "quota-exceeded",
+        )
+
+
 def media_accept(
     *, stream: BinaryIO, name: str, source: str, job: IngestJob, user=None, queue: bool = True
 ) -> Accepted:
@@ -77,6 +95,7 @@ def media_accept(
         existing = MediaFile.objects.filter(sha256=sha256).first()
         if existing is not None:
             return Accepted(existing, created=False)
+        _check_storage_quota(size)
 
         sniffed = sniff_media(path)
         width = height = None
@@ -221,15 +240,19 @@ def media_requeue(*, media: MediaFile) -> None:
 
 
 def media_delete(*, media: MediaFile) -> None:
-    """Remove the file, its faces, embeddings and crops."""
-    names = [media.file.name, media.thumbnail.name, *media.faces.values_list("crop", flat=True)]
-    crop_dir = f"faces/{media.pk}"
+    """Remove the file, its faces, embeddings, crops and thumbnail.
+
+    A processing run that holds the row's lock finishes first (the delete waits
+    for it); what it wrote lives under the names derived from the id, which are
+    removed whatever the row said when it was read.
+    """
+    media_id, original = media.pk, media.file.name
     media.delete()
 
     def remove_files() -> None:
-        for name in names:
-            storage_paths.delete_quietly(name)
-        shutil.rmtree(default_storage.path(crop_dir), ignore_errors=True)
+        storage_paths.delete_quietly(original)
+        storage_paths.delete_quietly(storage_paths.thumbnail_name(media_id))
+        shutil.rmtree(default_storage.path(storage_paths.crop_dir(media_id)), ignore_errors=True)
 
     transaction.on_commit(remove_files)
 

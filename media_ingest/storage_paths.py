@@ -17,8 +17,12 @@ def thumbnail_name(media_id: int) -> str:
     return f"thumbs/{media_id}.jpg"
 
 
+def crop_dir(media_id: int) -> str:
+    return f"faces/{media_id}"
+
+
 def crop_name(media_id: int, ordinal: int) -> str:
-    return f"faces/{media_id}/{ordinal}.jpg"
+    return f"{crop_dir(media_id)}/{ordinal}.jpg"
 
 
 def write_atomically(name: str, data: bytes) -> str:

@@ -283,8 +283,9 @@ class _Child:
                 f"The video decoder crashed on this file (killed by {what}).", "video-crashed"
             )
         raise MediaRejected(
-            "The video decoder failed on this file (it may need more than "
-            f"{self.memory_limit_mb} MB of memory, or the file is damaged).",
+            "The video decoder failed on this file: it is damaged, or needs more than "
+            f"{self.memory_limit_mb} MB of memory to decode. Check that it plays, and "
+            "convert it to H.264 (MP4) at a lower resolution if it does.",
             "video-crashed",
         )
 

@@ -118,13 +118,20 @@ def _open(av, path: str):
     if not container.streams.video:
         container.close()
         raise _Refused("video-undecodable", "The file contains no video stream.")
-    codec = container.streams.video[0].codec_context.name
-    if codec not in ALLOWED_CODECS:
+    context = container.streams.video[0].codec_context
+    if context is None:  # FFmpeg has no decoder at all for the stream's codec id
+        container.close()
+        raise _Refused("video-unsupported-codec", f"The video uses an unknown codec. {_CONVERT}")
+    if context.name not in ALLOWED_CODECS:
         container.close()
         raise _Refused(
-            "video-undecodable", f"The video uses the {codec!r} codec, which Facet does not decode."
+            "video-unsupported-codec",
+            f"The video uses the {context.name!r} codec, which Facet does not decode. {_CONVERT}",
         )
     return container
+
+
+_CONVERT = "Convert it to H.264 (MP4) or VP9 (WebM) and upload it again."
 
 
 def _short(exc: BaseException) -> str:

@@ -16,6 +16,9 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
+    # Originals this tenant may keep, in MB; empty: the platform's default
+    # (FACET_TENANT_STORAGE_QUOTA_MB, where 0 means no limit).
+    storage_quota_mb = models.PositiveIntegerField(null=True, blank=True)
 
     # Schemas are created on save; dropping one is an explicit service call.
     auto_create_schema = True
@@ -30,6 +33,16 @@ class Tenant(TenantMixin):
     @property
     def is_suspended(self) -> bool:
         return self.suspended_at is not None
+
+    @property
+    def storage_quota_bytes(self) -> int | None:
+        """The limit on this tenant's originals, or None for no limit."""
+        from django.conf import settings
+
+        mb = self.storage_quota_mb
+        if mb is None:
+            mb = settings.FACET_TENANT_STORAGE_QUOTA_MB
+        return mb * 1024 * 1024 if mb else None
 
     @staticmethod
     def schema_name_for(slug: str) -> str:

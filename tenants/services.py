@@ -97,6 +97,13 @@ def tenant_resume(*, tenant: Tenant) -> Tenant:
     return tenant
 
 
+def tenant_set_quota(*, tenant: Tenant, megabytes: int | None) -> Tenant:
+    """Limit the tenant's stored originals to ``megabytes`` (0: no limit; None: the default)."""
+    tenant.storage_quota_mb = megabytes
+    tenant.save(update_fields=["storage_quota_mb"])
+    return tenant
+
+
 def tenant_media_root(tenant: Tenant) -> Path:
     return Path(settings.MEDIA_ROOT) / tenant.schema_name
 

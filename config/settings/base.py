@@ -151,4 +151,6 @@ FACET_PROCESSES = {
 }
 
 FACET_DEMO_TENANT = env_str("FACET_DEMO_TENANT", "demo")
+# Storage for each tenant's originals unless `manage.py tenant quota` says otherwise; 0: none.
+FACET_TENANT_STORAGE_QUOTA_MB = env_int("FACET_TENANT_STORAGE_QUOTA_MB", 0)
 FACET_HTTP_PORT = env_int("FACET_HTTP_PORT", 8000)

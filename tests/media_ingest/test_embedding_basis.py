@@ -15,7 +15,7 @@ from media_ingest.embedding_basis import (
     stored_rotation,
 )
 from media_ingest.models import EmbeddingBasis, Face, MediaFile
-from media_ingest.processing import FoundFace, _store
+from media_ingest.processing import Analysis, FoundFace, _store
 from recognition.engines.base import DetectedFace
 from tests import factories
 
@@ -90,7 +90,7 @@ def test_faces_stored_after_a_fit_are_in_the_fitted_basis(alpha, wide_model):
             newcomer,
             b"crop",
         )
-        assert _store(media.pk, wide_model, [found]) is not None
+        assert _store(media.pk, wide_model, Analysis([found], None)) is not None
         written = np.asarray(Face.objects.get(media=media).embedding, dtype=np.float32)
         as_query = query_embedding(face_model_id=wide_model.pk, vector=newcomer)
         neighbours = stored(ids)

@@ -120,3 +120,54 @@ def test_originals_get_a_server_generated_name_from_their_content(alpha, astrona
         media = MediaFile.objects.get(pk=media_id)
     assert media.file.name == f"originals/{digest[:2]}/{digest}.jpg"
     assert media.original_name == "My Holiday.JPG"
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 1.5], ids=["at-start", "mid-analysis"])
+def test_a_file_deleted_while_processing_leaves_nothing_behind(committed, delay_s):
+    """Deletion wins over a running task: the task stores nothing for a row that is
+    gone, and no thumbnail or crop of the file remains on disk or is served."""
+    import threading
+    import time
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.conftest import ALPHA
+
+    from .conftest import video_path
+
+    media_id = _accept(ALPHA, "clip.mp4", video_path().read_bytes())
+    outcome = {}
+
+    def work() -> None:
+        with schema_context(ALPHA.schema_name):
+            outcome["result"] = process_media_file(media_id)
+        connection.close()
+
+    worker = threading.Thread(target=work)
+    try:
+        worker.start()
+        deadline = time.monotonic() + 60
+        with schema_context(ALPHA.schema_name):
+            while MediaFile.objects.get(pk=media_id).status != MediaFile.Status.PROCESSING:
+                assert time.monotonic() < deadline, "processing never started"
+                time.sleep(0.01)
+            time.sleep(delay_s)  # the video's first frames are analysed by then
+            services.media_delete(media=MediaFile.objects.get(pk=media_id))
+        worker.join(timeout=120)
+        assert outcome["result"] == "skipped"
+        tenant_media = Path(settings.MEDIA_ROOT) / ALPHA.schema_name
+        assert not (tenant_media / "thumbs" / f"{media_id}.jpg").exists()
+        assert not (tenant_media / "faces" / str(media_id)).exists()
+        response = ALPHA.client(ALPHA.owner).get(f"/media/thumbs/{media_id}.jpg")
+        assert response.status_code == 404
+        with schema_context(ALPHA.schema_name):
+            assert not Face.objects.filter(media_id=media_id).exists()
+    finally:
+        worker.join(timeout=120)
+        with schema_context(ALPHA.schema_name):
+            from media_ingest.models import IngestJob
+
+            IngestJob.objects.all().delete()
+            MediaFile.objects.all().delete()

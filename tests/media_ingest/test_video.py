@@ -199,7 +199,24 @@ def test_uncommon_codecs_are_refused(tmp_path):
     path = tmp_path / "clip.avi"
     _encode(path, "png", "rgb24", frames=2)
     caught = _refused(lambda: probe_video(path, timeout_s=30))
-    assert caught.code == "video-undecodable" and "'png' codec" in caught.reason
+    assert caught.code == "video-unsupported-codec" and "'png' codec" in caught.reason
+
+
+@pytest.mark.parametrize("sampling", [False, True], ids=["probe", "sample"])
+def test_a_codec_ffmpeg_does_not_know_is_reported_as_such(tmp_path, sampling):
+    """A stream whose codec id FFmpeg has no decoder for (here an MKV whose CodecID
+    was renamed) is an unsupported codec, not a memory problem."""
+    path = tmp_path / "clip.mkv"
+    _encode(path, "mpeg4", frames=3)
+    path.write_bytes(path.read_bytes().replace(b"V_MPEG4/ISO/ASP", b"V_ZZZZZ/ISO/ASP"))
+    action = (
+        (lambda: list(sample_frames(path, timeout_s=30)))
+        if sampling
+        else (lambda: probe_video(path, timeout_s=30))
+    )
+    caught = _refused(action)
+    assert caught.code == "video-unsupported-codec", caught.reason
+    assert "unknown codec" in caught.reason and "memory" not in caught.reason
 
 
 def test_the_child_runs_under_resource_limits():

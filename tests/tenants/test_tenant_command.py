@@ -119,3 +119,12 @@ def test_each_schema_resolves_the_vector_type_and_hnsw_indexes(alpha, beta):
                 "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'"
             )
             assert cursor.fetchone()[0] == "public"
+
+
+def test_quota_sets_shows_and_resets_a_tenants_storage_limit(alpha):
+    assert "alpha now has 500 MB of originals." in _run("quota", "alpha", "--mb", "500")
+    assert "500 MB" in next(line for line in _run("list").splitlines() if line.startswith("alpha"))
+    assert Tenant.objects.get(slug="alpha").storage_quota_bytes == 500 * 1024 * 1024
+    assert "no storage limit" in _run("quota", "alpha", "--default")
+    with pytest.raises(CommandError, match="positive"):
+        _run("quota", "alpha", "--mb", "-3")

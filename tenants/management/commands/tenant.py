@@ -25,6 +25,14 @@ class Command(BaseCommand):
             sub = actions.add_parser(verb, help=text)
             sub.add_argument("slug")
 
+        quota = actions.add_parser("quota", help="Limit the storage of a tenant's originals.")
+        quota.add_argument("slug")
+        limit = quota.add_mutually_exclusive_group(required=True)
+        limit.add_argument("--mb", type=int, help="Megabytes of originals; 0 for no limit.")
+        limit.add_argument(
+            "--default", action="store_true", help="Back to FACET_TENANT_STORAGE_QUOTA_MB."
+        )
+
         delete = actions.add_parser("delete", help="Drop a tenant's schema and media for good.")
         delete.add_argument("slug")
         delete.add_argument("--yes", action="store_true", help="Confirm: this cannot be undone.")
@@ -59,11 +67,15 @@ class Command(BaseCommand):
         if not tenants:
             self.stdout.write("No tenants yet. Create one with `manage.py tenant create`.")
             return
-        self.stdout.write(f"{'SLUG':<20} {'SCHEMA':<24} {'STATE':<10} HOSTS")
+        self.stdout.write(f"{'SLUG':<20} {'SCHEMA':<24} {'STATE':<10} {'QUOTA':<10} HOSTS")
         for tenant in tenants:
             state = "suspended" if tenant.is_suspended else "active"
+            quota = tenant.storage_quota_bytes
+            quota_text = f"{quota // (1024 * 1024)} MB" if quota else "none"
             hosts = ", ".join(d.domain for d in tenant.domains.all())
-            self.stdout.write(f"{tenant.slug:<20} {tenant.schema_name:<24} {state:<10} {hosts}")
+            self.stdout.write(
+                f"{tenant.slug:<20} {tenant.schema_name:<24} {state:<10} {quota_text:<10} {hosts}"
+            )
 
     def handle_suspend(self, slug, **_):
         services.tenant_suspend(tenant=self._tenant(slug))
@@ -72,6 +84,16 @@ class Command(BaseCommand):
     def handle_resume(self, slug, **_):
         services.tenant_resume(tenant=self._tenant(slug))
         self.stdout.write(self.style.SUCCESS(f"Resumed {slug}."))
+
+    def handle_quota(self, slug, mb, default, **_):
+        if mb is not None and mb < 0:
+            raise CommandError("--mb takes 0 (no limit) or a positive number of megabytes.")
+        tenant = services.tenant_set_quota(
+            tenant=self._tenant(slug), megabytes=None if default else mb
+        )
+        quota = tenant.storage_quota_bytes
+        text = f"{quota // (1024 * 1024)} MB of originals" if quota else "no storage limit"
+        self.stdout.write(self.style.SUCCESS(f"{slug} now has {text}."))
 
     def handle_delete(self, slug, yes, **_):
         tenant = self._tenant(slug)
