@@ -8,7 +8,10 @@ class TenantsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import security  # noqa: F401  (sign-in event receivers)
+        from . import (  # noqa: F401  (signal receivers)
+            queue_leases,
+            security,
+        )
         from .roles import sync_roles_after_migrate
 
         # Tenant schemas gain permissions as feature apps add models: keep roles current.

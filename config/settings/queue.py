@@ -5,6 +5,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_int, env_str
+from .paths import VAR_DIR
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
@@ -49,3 +50,8 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
         f"Q_RETRY ({Q_CLUSTER['retry']}s) must exceed Q_TIMEOUT ({Q_CLUSTER['timeout']}s), "
         "or a task still running would be delivered to a second worker."
     )
+
+# Each worker notes the task it runs here, so that a worker that dies has its
+# task handed back at once (tenants.queue_leases). Local to the host: the
+# sentinel and its workers always share one.
+Q_INFLIGHT_DIR = env_str("Q_INFLIGHT_DIR", str(VAR_DIR / "run" / "queue"))

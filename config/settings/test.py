@@ -25,3 +25,5 @@ MEDIA_ROOT = str(VAR_DIR / "test-media")
 
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
+# Workers the tests start note their tasks apart from a `make run` on the same checkout.
+Q_INFLIGHT_DIR = str(VAR_DIR / "test-run" / "queue")
