@@ -6,6 +6,7 @@ addressed to another's sockets.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -14,10 +15,28 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 EVENT_MESSAGE_TYPE = "tenant.event"
+REVOKED_MESSAGE_TYPE = "credential.revoked"
 
 
 def tenant_events_group(schema_name: str) -> str:
     return f"tenant.{schema_name}.events"
+
+
+def credential_group(schema_name: str, kind: str, key: str) -> str:
+    """The sockets opened with one session or token (the key is hashed: group
+    names are stored by the channel layer, a session key is a secret)."""
+    digest = hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:32]
+    return f"tenant.{schema_name}.credential.{digest}"
+
+
+def close_credential_sockets(*, schema_name: str, kind: str, key: str) -> None:
+    """Close, now, every socket opened with this session or token (it was revoked)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(
+        credential_group(schema_name, kind, key), {"type": REVOKED_MESSAGE_TYPE}
+    )
 
 
 def send_event(*, schema_name: str, kind: str, data: dict[str, Any]) -> None:

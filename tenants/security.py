@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import connection
 from django.dispatch import receiver
 from django.shortcuts import render
@@ -93,3 +93,21 @@ def log_login(sender, request=None, user=None, **kwargs) -> None:
             "schema": connection.schema_name,
         },
     )
+
+
+@receiver(user_logged_out, dispatch_uid="facet.security.close_sockets")
+def close_sockets_of_the_credential(sender, request=None, user=None, **kwargs) -> None:
+    """A session or token that is logged out stops receiving events at once."""
+    from knox.models import AuthToken
+
+    from .events import close_credential_sockets
+
+    if request is None:
+        return
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, AuthToken):
+        kind, key = "token", auth.token_key
+    else:
+        kind, key = "session", getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        close_credential_sockets(schema_name=connection.schema_name, kind=kind, key=key)

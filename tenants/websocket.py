@@ -50,22 +50,27 @@ def origin_matches_host(scope) -> bool:
 
 @database_sync_to_async
 def resolve_tenant_and_user(scope):
+    """(tenant, user, credential) for the socket's Host and credentials."""
     hostname = (_header(scope, b"host") or "").split(":")[0].lower()
     with schema_context(get_public_schema_name()):
         domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
     if domain is None:
-        return None, None
+        return None, None, None
     tenant = domain.tenant
     if tenant.schema_name == get_public_schema_name() or tenant.is_suspended:
-        return None, None
+        return None, None, None
     with tenant_context(tenant):
-        return tenant, _authenticate(scope)
+        user, credential = authenticate_socket(scope)
+        return tenant, user, credential
 
 
-def _authenticate(scope):
-    """Session cookie (the portal) or ``Authorization: Token`` (API clients).
+def authenticate_socket(scope):
+    """(user, credential) from the session cookie (the portal) or ``Authorization:
+    Token`` (API clients); credential is ``("session" | "token", key)`` or None.
 
-    Call inside the tenant's schema: both sessions and tokens live there.
+    Call inside the tenant's schema: both sessions and tokens live there. The
+    socket calls it again while it stays open, so a session that ends, a token
+    that expires or a member who is deactivated stops receiving events.
     """
     authorization = _header(scope, b"authorization") or ""
     prefix, _, token = authorization.partition(" ")
@@ -74,16 +79,16 @@ def _authenticate(scope):
         from rest_framework.exceptions import AuthenticationFailed
 
         try:
-            user, _ = TokenAuthentication().authenticate_credentials(token.encode())
-            return user
+            user, auth_token = TokenAuthentication().authenticate_credentials(token.encode())
         except AuthenticationFailed:
-            return AnonymousUser()
+            return AnonymousUser(), None
+        return user, ("token", auth_token.token_key)
     session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
     if not session_key:
-        return AnonymousUser()
+        return AnonymousUser(), None
     session = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
     # get_user checks the session's auth hash, so a changed password logs sockets out too.
-    return get_user(SimpleNamespace(session=session))
+    return get_user(SimpleNamespace(session=session)), ("session", session_key)
 
 
 class TenantWebsocketMiddleware:
@@ -95,7 +100,8 @@ class TenantWebsocketMiddleware:
             return await self.inner(scope, receive, send)
         if not origin_matches_host(scope):
             return await WebsocketDenier()(scope, receive, send)
-        tenant, user = await resolve_tenant_and_user(scope)
+        tenant, user, credential = await resolve_tenant_and_user(scope)
         if tenant is None:
             return await WebsocketDenier()(scope, receive, send)
-        return await self.inner(dict(scope, tenant=tenant, user=user), receive, send)
+        scope = dict(scope, tenant=tenant, user=user, credential=credential)
+        return await self.inner(scope, receive, send)

@@ -16,7 +16,7 @@ from .env import env_int, env_str
 from .observability import LOGGING, PROMETHEUS_EXPORT_MIGRATIONS, SENTRY_DSN  # noqa: F401
 from .paths import BASE_DIR, VAR_DIR
 from .queue import CACHES, Q_CLUSTER, Q_INFLIGHT_DIR, REDIS_URL  # noqa: F401
-from .realtime import CHANNEL_LAYERS  # noqa: F401
+from .realtime import CHANNEL_LAYERS, FACET_WS_RECHECK_SECONDS  # noqa: F401
 from .security import *  # noqa: F403
 
 # Off everywhere unless an environment module opts in (local.py reads FACET_DEBUG).

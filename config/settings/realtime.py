@@ -3,6 +3,11 @@
 import os
 
 from .database import DATABASES
+from .env import env_int
+
+# How often an open socket checks that its session or token is still valid
+# (logging out closes its sockets at once; this catches expiry and the rest).
+FACET_WS_RECHECK_SECONDS = env_int("FACET_WS_RECHECK_SECONDS", 60)
 
 _redis_url = os.environ.get("REDIS_URL", "")
 

@@ -4,6 +4,7 @@
 const list = document.querySelector("[data-events-list]");
 const status = document.querySelector("[data-events-status]");
 const MAX_ITEMS = 50;
+const SIGNED_OUT = 4401; // the server's close code for an ended session or token
 let retryDelay = 1000;
 
 function describe(event) {
@@ -44,7 +45,12 @@ function connect() {
     render(event);
     document.dispatchEvent(new CustomEvent("facet:event", { detail: event }));
   });
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (closed) => {
+    if (closed.code === SIGNED_OUT) {
+      // The session ended (signed out elsewhere, expired): reconnecting cannot help.
+      setStatus("signed out — reload the page to sign in again", "signed-out");
+      return;
+    }
     setStatus("reconnecting…", "closed");
     setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 30000);

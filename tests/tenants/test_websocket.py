@@ -135,3 +135,64 @@ async def test_a_redelivered_event_reaches_the_page_once(sessions):
     assert (await socket.receive_json_from(timeout=10))["id"] == "same-id"
     assert await socket.receive_nothing(timeout=1)
     await socket.disconnect()
+
+
+async def _closed_with(socket, timeout: float = 10) -> int | None:
+    message = await socket.receive_output(timeout=timeout)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
+
+
+@pytest.mark.asyncio
+async def test_signing_out_closes_the_sessions_sockets_at_once(sessions):
+    from asgiref.sync import sync_to_async
+    from django.test import Client
+
+    cookie = sessions["alpha"]
+    socket = _socket(ALPHA.host, cookie=cookie)
+    other = _socket(BETA.host, cookie=sessions["beta"])
+    assert (await socket.connect())[0] and (await other.connect())[0]
+
+    def sign_out():
+        client = Client(HTTP_HOST=ALPHA.host)
+        client.cookies["sessionid"] = cookie.split("=", 1)[1]
+        assert client.post("/accounts/logout/").status_code == 302
+
+    await sync_to_async(sign_out)()
+    assert await _closed_with(socket) == 4401
+    await _publish(BETA.schema_name, message="still here")  # beta's socket was not touched
+    assert (await other.receive_json_from(timeout=10))["message"] == "still here"
+    await other.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_logging_a_token_out_closes_its_sockets_and_no_event_follows(sessions):
+    from asgiref.sync import sync_to_async
+    from django.test import Client
+
+    token = await asyncio.to_thread(_token, ALPHA, ALPHA.owner)
+    socket = _socket(ALPHA.host, token=token)
+    assert (await socket.connect())[0]
+
+    def log_out():
+        client = Client(HTTP_HOST=ALPHA.host, HTTP_AUTHORIZATION=f"Token {token}")
+        assert client.post("/api/v1/auth/logout/").status_code == 204
+
+    await sync_to_async(log_out)()
+    assert await _closed_with(socket) == 4401
+
+
+@pytest.mark.asyncio
+async def test_a_socket_whose_session_ended_otherwise_is_closed_on_recheck(sessions, settings):
+    """Sessions also end without a logout (expiry, a changed password, a member
+    deactivated): the periodic check closes the socket."""
+    settings.FACET_WS_RECHECK_SECONDS = 0.2
+    socket = _socket(ALPHA.host, cookie=sessions["alpha"])
+    assert (await socket.connect())[0]
+
+    def end_sessions():
+        with schema_context(ALPHA.schema_name):
+            Session.objects.all().delete()
+
+    await asyncio.to_thread(end_sessions)
+    assert await _closed_with(socket, timeout=10) == 4401
