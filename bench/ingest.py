@@ -144,7 +144,7 @@ class Client:
 class Platform:
     """`manage.py run_platform` on a free port with its own var dir."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, extra_env: dict[str, str] | None = None):
         self.var = Path(tempfile.mkdtemp(prefix="facet-bench-ingest-"))
         self.port = free_port()
         self.env = {
@@ -154,6 +154,7 @@ class Platform:
             "FACET_HTTP_PORT": str(self.port),
             "FACET_AUTH_THROTTLE": "10000/min",
             "Q_WORKERS": str(workers),
+            **(extra_env or {}),
         }
         self.log = self.var / "run_platform.log"
         self.process: subprocess.Popen | None = None

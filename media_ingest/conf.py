@@ -7,12 +7,14 @@ from typing import Any
 
 from django.conf import settings
 
+from recognition.imaging import DEFAULT_MAX_PIXELS
+
 MB = 1024 * 1024
 
 DEFAULTS: dict[str, Any] = {
     "MAX_IMAGE_BYTES": 50 * MB,
     "MAX_VIDEO_BYTES": 2048 * MB,
-    "MAX_IMAGE_PIXELS": 40_000_000,
+    "MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
     "VIDEO_SAMPLE_FPS": 2.0,
     "VIDEO_MAX_FRAMES": 3600,
     "VIDEO_MAX_SIDE": 1280,

@@ -292,6 +292,7 @@ def _open_image(
                     )
                 width, height = im.size
                 _check_pixels(width, height, max_pixels)
+                _check_density(width, height, path.stat().st_size)
                 if decode:
                     im.load()  # ImageFile.LOAD_TRUNCATED_IMAGES stays False: truncation raises
         except MediaRejected:
@@ -325,6 +326,28 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         raise MediaRejected(
             f"The image claims to be {width}x{height} = {width * height:,} pixels; "
             f"the limit is {max_pixels:,} pixels.",
+            "pixel-bomb",
+        )
+
+
+# A photo's file holds at least a byte for every few hundred bytes of pixels
+# it decodes to (real photos here: at most 1 for 60). Far fewer means a
+# header that declares a picture its data does not hold (a damaged or forged
+# JPEG decodes to grey) or a nearly blank canvas: either way seconds of
+# decoding and face detection for nothing. Small images decode cheaply.
+MAX_DECODED_BYTES_PER_FILE_BYTE = 400
+DENSITY_CHECK_FROM_PIXELS = 4_000_000
+
+
+def _check_density(width: int, height: int, file_size: int) -> None:
+    pixels = width * height
+    if pixels < DENSITY_CHECK_FROM_PIXELS:
+        return
+    if pixels * 3 > MAX_DECODED_BYTES_PER_FILE_BYTE * max(file_size, 1):
+        raise MediaRejected(
+            f"The image declares {width}x{height} pixels but its file holds only "
+            f"{_mb(file_size)}: it is damaged, blank, or built to waste processing time "
+            "(refused as a decompression bomb).",
             "pixel-bomb",
         )
 

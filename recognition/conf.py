@@ -12,8 +12,11 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_ENGINE": "dlib",
     # Where imported model packs are copied (one folder per pack version).
     "MODELS_DIR": None,  # defaults to VAR_DIR / "models"
-    # Decoded images larger than this are refused before decoding.
-    "MAX_IMAGE_PIXELS": 40_000_000,
+    # Photos sent to be searched for or identified are decoded in the web
+    # process, during the request: a lower cap than uploads (INGEST), which
+    # workers decode. 16 Mpx is what phones and most cameras save.
+    "MAX_QUERY_PIXELS": 16_000_000,
+    "MAX_QUERY_BYTES": 20 * 1024 * 1024,
 }
 
 

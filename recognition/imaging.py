@@ -17,7 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from recognition.errors import ImageTooLarge, UndecodableImage
 
-DEFAULT_MAX_PIXELS = 40_000_000  # ~ 8000 x 5000; an operator setting later
+# The uploads' limit (~ 8000 x 5000), INGEST["MAX_IMAGE_PIXELS"] unless an operator sets it.
+DEFAULT_MAX_PIXELS = 40_000_000
 
 try:  # HEIC/HEIF (iPhone photos) when pillow-heif is installed.
     from pillow_heif import register_heif_opener

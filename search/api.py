@@ -9,14 +9,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from media_ingest.models import MediaFile, Source
+from recognition.conf import recognition_setting
 from tenants.permissions import IsTenantMember
+from tenants.throttles import MemberRateThrottle
 
 from .query import MAX_TOP_K
 from .services import DEFAULT_TOP_K, SearchError, SearchOptions, search_faces
 
 
 class SearchRequestSerializer(serializers.Serializer):
-    image = serializers.ImageField(required=False, help_text="A photo with the face to find.")
+    # A plain file: the service checks it as an upload is checked (type, size,
+    # polyglot, decompression bomb), with the limits for request-time decoding.
+    image = serializers.FileField(required=False, help_text="A photo with the face to find.")
     face_id = serializers.IntegerField(required=False, help_text="Or a face already stored.")
     face_index = serializers.IntegerField(
         required=False, min_value=0, help_text="Which face of the photo (default: the largest)."
@@ -96,6 +100,8 @@ class SearchResponseSerializer(serializers.Serializer):
 class SearchView(APIView):
     # A search only reads (and writes its audit row): every member role may search.
     permission_classes = [IsTenantMember]
+    throttle_classes = [MemberRateThrottle]
+    throttle_scope = "search"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     http_method_names = ["post", "options"]
 
@@ -107,16 +113,38 @@ class SearchView(APIView):
         responses=SearchResponseSerializer,
     )
     def post(self, request):
+        too_large = refuse_oversized_photo(request)
+        if too_large is not None:
+            return too_large
         params = SearchRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        image = params.validated_data.get("image")
         try:
             result = search_faces(
                 user=request.user,
                 options=params.options(),
-                image=image.read() if image else None,
+                image=params.validated_data.get("image"),
                 face_id=params.validated_data.get("face_id"),
             )
         except SearchError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            code = 413 if exc.code == "too-large" else status.HTTP_400_BAD_REQUEST
+            return Response({"code": exc.code, "detail": exc.detail}, status=code)
         return Response(result.as_dict())
+
+
+def refuse_oversized_photo(request) -> Response | None:
+    """413 from Content-Length alone, before the body is parsed, for a photo
+    larger than request-time decoding takes (multipart overhead allowed)."""
+    limit = recognition_setting("MAX_QUERY_BYTES") + 64 * 1024
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length <= limit:
+        return None
+    return Response(
+        {
+            "code": "too-large",
+            "detail": f"The photo is larger than the {limit // (1024 * 1024)} MB a search takes.",
+        },
+        status=413,
+    )

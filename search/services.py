@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import BinaryIO
 
 import numpy as np
 from django.db import connection
@@ -11,8 +14,8 @@ from django.urls import reverse
 
 from media_ingest.embedding_basis import query_embedding
 from media_ingest.models import Face, FaceTrack, MediaFile
-from recognition.errors import RecognitionError
-from recognition.imaging import load_image
+from media_ingest.validation import MediaRejected, load_validated_image
+from recognition.conf import recognition_setting
 from recognition.models import FaceModel
 from recognition.selectors import active_face_model
 from recognition.services import engine_for
@@ -23,11 +26,15 @@ from .models import SearchAudit
 from .query import MAX_TOP_K, SearchFilters, similar_faces
 
 DEFAULT_TOP_K = 20
-MAX_QUERY_PIXELS = 40_000_000
 
 
 class SearchError(Exception):
-    """A search that cannot run, with a reason for the user."""
+    """A search that cannot run, with a reason for the user and a code for programs."""
+
+    def __init__(self, detail: str, code: str = "invalid-search"):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -64,14 +71,29 @@ def _model() -> FaceModel:
     return active_face_model(tenant=Tenant.objects.get(schema_name=connection.schema_name))
 
 
-def _query_from_photo(data: bytes, model: FaceModel, face_index: int | None):
-    try:
-        image = load_image(data, max_pixels=MAX_QUERY_PIXELS)
-    except RecognitionError as exc:
-        raise SearchError(f"The photo could not be read: {exc}") from None
+def query_photo_pixels(photo: BinaryIO):
+    """The photo's pixels, after the same checks as an upload (type, polyglot,
+    decompression bomb, truncation) within the limits for photos decoded during
+    a request (RECOGNITION MAX_QUERY_*). Raises SearchError."""
+    with tempfile.NamedTemporaryFile(prefix="facet-query-") as spooled:
+        shutil.copyfileobj(photo, spooled, 1024 * 1024)
+        spooled.flush()
+        try:
+            _info, image = load_validated_image(
+                spooled.name,
+                max_bytes=recognition_setting("MAX_QUERY_BYTES"),
+                max_pixels=recognition_setting("MAX_QUERY_PIXELS"),
+            )
+        except MediaRejected as exc:
+            raise SearchError(exc.reason, exc.code) from None
+    return image
+
+
+def _query_from_photo(photo: BinaryIO, model: FaceModel, face_index: int | None):
+    image = query_photo_pixels(photo)
     faces, embeddings = engine_for(model).analyze_batch([image])[0]
     if not faces:
-        raise SearchError("No face was found in the photo.")
+        raise SearchError("No face was found in the photo.", "no-face")
     areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
     chosen = int(np.argmax(areas)) if face_index is None else face_index
     if not 0 <= chosen < len(faces):
@@ -90,7 +112,7 @@ def _query_from_photo(data: bytes, model: FaceModel, face_index: int | None):
 def _query_from_face(face_id: int, model: FaceModel):
     face = Face.objects.filter(pk=face_id).first()
     if face is None:
-        raise SearchError("No such face.")
+        raise SearchError("No such face.", "not-found")
     if face.face_model_id != model.pk:
         raise SearchError(
             "This face was embedded by another model than the one in use; reprocess its file first."
@@ -100,9 +122,12 @@ def _query_from_face(face_id: int, model: FaceModel):
 
 
 def search_faces(
-    *, user, options: SearchOptions, image: bytes | None = None, face_id: int | None = None
+    *, user, options: SearchOptions, image: BinaryIO | None = None, face_id: int | None = None
 ) -> SearchResult:
-    """Where does this face appear? Ranked hits, and a timeline per video."""
+    """Where does this face appear? Ranked hits, and a timeline per video.
+
+    ``image`` is a readable photo file (an upload), checked like an upload.
+    """
     if (image is None) == (face_id is None):
         raise SearchError("Send either a photo or a face_id.")
     model = _model()

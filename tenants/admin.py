@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -56,3 +58,7 @@ class MemberAdmin(UserAdmin):
     def has_add_permission(self, request):
         # Members are added on the Members page, which gives them a role.
         return False
+
+
+# Failed sign-ins of this tenant's accounts; deleting a row unlocks at once.
+tenant_admin_site.register(AccessAttempt, AccessAttemptAdmin)

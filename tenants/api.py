@@ -6,11 +6,11 @@ from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import permissions, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .roles import role_of
 from .security import lockout_response
+from .throttles import MemberRateThrottle
 
 
 class TokenLoginView(KnoxLoginView):
@@ -18,7 +18,7 @@ class TokenLoginView(KnoxLoginView):
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [MemberRateThrottle]
     throttle_scope = "auth"
 
     @extend_schema(
@@ -46,7 +46,7 @@ class TokenLoginView(KnoxLoginView):
 class TokenLogoutView(KnoxLogoutView):
     """Revoke the token used for this request."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [MemberRateThrottle]
     throttle_scope = "auth"
 
     @extend_schema(request=None, responses={204: None})

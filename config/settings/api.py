@@ -5,6 +5,15 @@ from datetime import timedelta
 from .env import env_int, env_str
 from .security import FACET_TRUSTED_PROXIES
 
+# Requests per member (per client address before sign-in) on costly routes;
+# a refused request gets 429 with Retry-After (tenants.throttles).
+FACET_THROTTLES = {
+    "auth": env_str("FACET_AUTH_THROTTLE", "10/min"),
+    # A search or an identification by photo decodes and runs the engine in the web process.
+    "search": env_str("FACET_SEARCH_THROTTLE", "60/min"),
+    "identify": env_str("FACET_IDENTIFY_THROTTLE", "120/min"),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
@@ -14,9 +23,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {
-        "auth": env_str("FACET_AUTH_THROTTLE", "10/min"),
-    },
+    "DEFAULT_THROTTLE_RATES": FACET_THROTTLES,
     # Throttles count per client address: trust X-Forwarded-For only as far as
     # the configured proxies (None would believe whatever a client sends).
     "NUM_PROXIES": FACET_TRUSTED_PROXIES,

@@ -5,7 +5,7 @@ what differs; nothing here holds a production secret.
 """
 
 # Concern modules: each owns its settings; re-exported here as Django settings.
-from .api import REST_FRAMEWORK, REST_KNOX, SPECTACULAR_SETTINGS  # noqa: F401
+from .api import FACET_THROTTLES, REST_FRAMEWORK, REST_KNOX, SPECTACULAR_SETTINGS  # noqa: F401
 from .database import (  # noqa: F401
     DATABASE_ROUTERS,
     DATABASES,

@@ -150,3 +150,20 @@ def test_client_ip_trusts_exactly_the_configured_proxies(rf, settings):
     assert client_ip(request) == "203.0.113.9"
     settings.FACET_TRUSTED_PROXIES = 2
     assert client_ip(request) == "6.6.6.6"
+
+
+def test_an_owner_unlocks_a_member_from_the_tenant_admin(alpha):
+    client = Client(HTTP_HOST=alpha.host)
+    for n in range(LIMIT):
+        _portal(client, alpha.viewer.email, "wrong", f"10.9.{n}.1")
+    assert _portal(client, alpha.viewer.email, alpha.viewer.password, "10.9.9.9").status_code == 429
+    owner = alpha.client(alpha.owner)
+    listing = owner.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200 and alpha.viewer.email.encode() in listing.content
+    with schema_context(alpha.schema_name):
+        ids = list(AccessAttempt.objects.values_list("pk", flat=True))
+    owner.post(
+        "/admin/axes/accessattempt/",
+        {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
+    )
+    assert _portal(client, alpha.viewer.email, alpha.viewer.password, "10.9.9.9").status_code == 302
