@@ -31,6 +31,7 @@ import contextlib
 import http.client
 import http.cookiejar
 import itertools
+import json
 import re
 import statistics
 import threading
@@ -57,6 +58,7 @@ class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
         self.samples: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        self.refusals: list[str] = []
 
     def add(self, route: str, seconds: float, status: int) -> None:
         with self.lock:
@@ -65,10 +67,12 @@ class Recorder:
     def timed(self, route: str, call):
         started = time.monotonic()
         try:
-            status = call()
+            status, body = call()
         except OSError:
-            status = 599  # the connection failed: an error like any 5xx
+            status, body = 599, b""  # the connection failed: an error like any 5xx
         self.add(route, time.monotonic() - started, status)
+        if not 200 <= status < 300 and len(self.refusals) < 5:
+            self.refusals.append(f"{route} {status}: {body[:160]!r}")
         return status
 
     def report(self) -> int:
@@ -78,14 +82,15 @@ class Recorder:
             bad = [status for _, status in rows if not 200 <= status < 300]
             total += len(rows)
             errors += len(bad)
-            busy = bad.count(503)
-            throttled = bad.count(429)
+            by_status = ", ".join(f"{s}: {bad.count(s)}" for s in sorted(set(bad)))
             print(
-                f"{route}: n {len(rows)}, errors {len(bad)} (503: {busy}, 429: {throttled}, "
-                f"5xx: {sum(1 for s in bad if s >= 500)}), p50 {percentile(times, 50):.0f} ms, "
-                f"p95 {percentile(times, 95):.0f} ms, p99 {percentile(times, 99):.0f} ms"
+                f"{route}: n {len(rows)}, errors {len(bad)}{f' ({by_status})' if bad else ''}, "
+                f"p50 {percentile(times, 50):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
+                f"p99 {percentile(times, 99):.0f} ms"
             )
         print(f"errors: {errors} of {total} requests")
+        for line in self.refusals:
+            print(f"  e.g. {line}")
         return errors
 
 
@@ -141,13 +146,12 @@ class PortalSession:
         )
         return self.opener.open(request, timeout=60)
 
-    def get(self, path: str) -> int:
+    def get(self, path: str) -> tuple[int, bytes]:
         try:
             with self._open(path) as response:
-                response.read()
-                return response.status
+                return response.status, response.read()
         except urllib.error.HTTPError as error:
-            return error.code
+            return error.code, error.read()
 
 
 def database_connections(var: Path) -> int:
@@ -196,10 +200,10 @@ def mixed_load(platform, client, portal, args, photos, face_ids) -> Recorder:
                 "upload",
                 lambda b=body, c=ctype: client.request(
                     "POST", "/api/v1/media/", b, {"Content-Type": c}
-                )[0],
+                ),
             )
 
-    probe_photos = itertools.cycle(sorted((FACES / "identities" / "George_W_Bush").glob("*.jpg")))
+    probe_photos = itertools.cycle(sorted((FACES / "identities").glob("A*/*_0001.jpg")))
     faces = itertools.cycle(face_ids)
 
     def search(n: int) -> None:
@@ -207,12 +211,16 @@ def mixed_load(platform, client, portal, args, photos, face_ids) -> Recorder:
             body, ctype = multipart("image", next(probe_photos))
             recorder.timed(
                 "search by photo",
-                lambda: client.request("POST", "/api/v1/search/", body, {"Content-Type": ctype})[0],
+                lambda: client.request("POST", "/api/v1/search/", body, {"Content-Type": ctype}),
             )
         else:
             payload = {"face_id": next(faces), "top_k": 20}
+            body = json.dumps(payload).encode()
             recorder.timed(
-                "search by face", lambda: client.json("POST", "/api/v1/search/", payload)[0]
+                "search by face",
+                lambda: client.request(
+                    "POST", "/api/v1/search/", body, {"Content-Type": "application/json"}
+                ),
             )
 
     def page(n: int) -> None:
@@ -323,9 +331,14 @@ def main() -> None:
         client = Client(platform.port, host)
         client.login(creds["email"], creds["password"])
         portal = PortalSession(platform.port, host, creds["email"], creds["password"])
-        photos = pick_images(SEED_PHOTOS + UPLOAD_PHOTOS)
+        # JPEGs only: distinct_jpeg makes each send new bytes by a JPEG comment.
+        photos = [
+            p for p in pick_images(SEED_PHOTOS + UPLOAD_PHOTOS) if p.read_bytes()[:2] == b"\xff\xd8"
+        ]
         face_ids = seed(client, photos[:SEED_PHOTOS])
         print(f"seeded {SEED_PHOTOS} photos, {len(face_ids)} faces", flush=True)
+        # First, while the workers are idle: afterwards they process the backlog.
+        read_routes(platform, client.token, host, args.read_clients, args.read_duration)
         print(
             f"load: {args.uploaders} uploaders + {args.searches_per_s:g} searches/s + 2 pages/s "
             f"for {args.duration:g} s",
@@ -338,7 +351,6 @@ def main() -> None:
             f"db connections: peak {recorder.peak_connections} during load, "
             f"{database_connections(platform.var)} after 10 s"
         )
-        read_routes(platform, client.token, host, args.read_clients, args.read_duration)
     finally:
         with contextlib.suppress(Exception):
             platform.stop()
