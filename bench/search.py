@@ -234,16 +234,12 @@ def load(data: DataSet, model_id: int, m: int, ef_construction: int) -> dict:
     as ingestion writes them."""
     from django.db import connection, transaction
 
-    from media_ingest.embedding_basis import (
-        FIT_MIN_FACES,
-        basis_fit,
-        embeddings_for_storage,
-        is_wide,
-    )
-    from search.indexes import index_build, index_drop
+    from media_ingest.embeddings import FACE_TABLE
+    from vectors.basis import FIT_MIN_FACES, basis_fit, embeddings_for_storage, is_wide
+    from vectors.indexes import index_build, index_drop
 
     timings = {}
-    index_drop(data.dim)
+    index_drop(FACE_TABLE, data.dim)
     with connection.cursor() as cur:
         # The rows arrive in the engine's basis: no basis is left from an earlier load.
         cur.execute(
@@ -271,7 +267,10 @@ def load(data: DataSet, model_id: int, m: int, ef_construction: int) -> dict:
             with transaction.atomic():
                 # Before the COPY: the connection runs one statement at a time.
                 stored = embeddings_for_storage(
-                    face_model_id=model_id, dimension=data.dim, vectors=data.vectors[first:]
+                    table=FACE_TABLE,
+                    face_model_id=model_id,
+                    dimension=data.dim,
+                    vectors=data.vectors[first:],
                 )
                 rest = range(first, data.rows)
                 with cur.copy(copy_faces) as copy:
@@ -287,6 +286,7 @@ def load(data: DataSet, model_id: int, m: int, ef_construction: int) -> dict:
     workers = int(SERVER_SETTINGS["max_parallel_maintenance_workers"])
     timings["build_settings"] = f"maintenance_work_mem {memory}, {workers} parallel worker(s)"
     built = index_build(
+        FACE_TABLE,
         data.dim,
         m=m,
         ef_construction=ef_construction,
@@ -386,8 +386,8 @@ def sketch_bound(data, queries, truth, mask, *, k, threshold, rotation, sizes=(1
 def run_queries(label, data, model_id, queries, truth, *, k, threshold, filters=None, **kw):
     """Latency: the query photo's embedding into the stored basis, as the
     search service does (``query_embedding``), then ``similar_faces``."""
-    from media_ingest.embedding_basis import query_embedding
     from search.query import similar_faces
+    from vectors.basis import query_embedding
 
     lat, found, total, at_k = [], 0, 0, []
     for n, q in enumerate(queries):
@@ -459,12 +459,12 @@ def main(argv=None) -> None:
     from django.db import connection
     from django_tenants.utils import schema_context
 
-    from media_ingest.embedding_basis import query_embedding, stored_rotation
     from recognition.models import FaceModel
     from search import query
     from search.query import SearchFilters, explain
     from tenants import services
     from tenants.models import Tenant
+    from vectors.basis import query_embedding, stored_rotation
 
     call_command("migrate_schemas", "--shared", verbosity=0)
     call_command("createcachetable", verbosity=0)  # as the platform's setup does

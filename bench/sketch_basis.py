@@ -5,7 +5,7 @@ several shapes of face-like data (numpy only, no database).
     python -m bench.sketch_basis --rows 1000000 [--centres correlated spread steep random]
 
 The 512-D search index is built over the first 128 coordinates of each
-stored embedding and re-ranks a shortlist on all 512 (``search/indexes.py``).
+stored embedding and re-ranks a shortlist on all 512 (``vectors/indexes.py``).
 For each data set (``bench.search``'s generator: identity centres plus
 noise, 12 faces per identity) and a filter keeping 10% of the faces, this
 prints the share of the real matches (exact top 10, cosine >= 0.5) that rank
@@ -41,7 +41,7 @@ def main(argv=None) -> None:
         "--fit-rows",
         type=int,
         default=10_000,
-        help="faces the basis is fitted on (media_ingest.embedding_basis.FIT_MIN_FACES)",
+        help="faces the basis is fitted on (vectors.basis.FIT_MIN_FACES)",
     )
     args = parser.parse_args(argv)
     shortlists = (40, 80, 160)

@@ -143,7 +143,8 @@ class Face(models.Model):
     frame_time_s = models.FloatField(null=True, blank=True)
     crop = models.FileField(max_length=300)
     # Dimension varies by model (128 dlib, 512 ArcFace); partial HNSW indexes per
-    # dimension live in the migration, and queries always filter by face_model.
+    # dimension (vectors.indexes, created by the migrations), and queries always
+    # filter by face_model. Stored in the tenant's basis (vectors.basis).
     embedding = VectorField()
 
     class Meta:
@@ -163,29 +164,3 @@ class Face(models.Model):
     @property
     def box(self) -> tuple[int, int, int, int]:
         return (self.box_left, self.box_top, self.box_right, self.box_bottom)
-
-
-class EmbeddingBasis(models.Model):
-    """The rotation in which this tenant stores a wide model's embeddings.
-
-    Search indexes a wide embedding by its first coordinates (a sketch,
-    ``search/indexes.py``). A rotation changes no cosine, so the tenant may
-    keep its embeddings in any orthonormal basis; fitted to its own faces
-    (principal axes first), the sketch keeps most of what tells faces apart.
-    No row: the engine's own basis. ``media_ingest.embedding_basis`` applies
-    and fits it.
-    """
-
-    face_model = models.OneToOneField(
-        FaceModel, on_delete=models.PROTECT, related_name="tenant_basis"
-    )
-    # float32 (dim, dim), C order: stored = engine output @ rotation.
-    rotation = models.BinaryField()
-    fitted_at = models.DateTimeField(auto_now=True)
-    sample_rows = models.PositiveIntegerField()  # faces the fit was computed from
-    # Share of the sample's energy in the sketch's coordinates, before and after.
-    sketch_energy_before = models.FloatField()
-    sketch_energy = models.FloatField()
-
-    def __str__(self) -> str:
-        return f"Basis of {self.face_model_id} fitted on {self.sample_rows} faces"

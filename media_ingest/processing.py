@@ -26,10 +26,11 @@ from recognition.models import FaceModel
 from recognition.selectors import active_face_model
 from recognition.services import engine_for
 from tenants.models import Tenant
+from vectors.basis import embeddings_for_storage
 
 from . import storage_paths
 from .conf import ingest_setting
-from .embedding_basis import embeddings_for_storage
+from .embeddings import FACE_TABLE
 from .models import Face, FaceTrack, MediaFile
 from .progress import media_event
 from .services import job_file_finished
@@ -241,6 +242,7 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
         media.faces.all().delete()
         media.tracks.all().delete()
         embeddings = embeddings_for_storage(
+            table=FACE_TABLE,
             face_model_id=face_model.pk,
             dimension=face_model.embedding_dim,
             vectors=[item.embedding for item in found],

@@ -1,60 +1,23 @@
-"""Face similarity search over the tenant's catalogue (``media_ingest_face``).
+"""Face similarity search over the tenant's catalogue, on the vector layer.
 
-Call inside a tenant schema context (``schema_context`` / a tenant request):
-every query reads the current schema's ``media_ingest_face`` only, so one
-tenant's faces can never reach another's results.
-
-Two plans, chosen per query from the planner's row estimate:
-
-* **index** (most queries): the partial HNSW index of the embedding's
-  dimension (``search.indexes``: the 128-D embedding itself, or a 128-D
-  sketch of a 512-D one). The query repeats the index's expression and
-  predicate word for word, or PostgreSQL cannot use the index.
-  ``hnsw.ef_search`` is set per query (``set_config(..., true)`` = SET LOCAL)
-  and ``hnsw.iterative_scan = relaxed_order`` keeps the scan going when the
-  model or the filters reject candidates, so filtered queries still return
-  ``top_k`` rows. An over-fetched candidate set (``oversample`` x ``top_k``)
-  is re-ranked exactly on the full embedding: relaxed order and sketches
-  return neighbours out of order.
-* **exact**: when the model and filters leave few rows (``exact_max_rows``),
-  a sequential/B-tree scan of those rows with exact cosine is both faster and
-  exact; the HNSW path would visit many rejected graph nodes.
+``similar_faces`` is ``vectors.query.nearest`` over the catalogue's face
+table (``media_ingest.embeddings.FACE_TABLE``), narrowed by what the media
+are: kind, source, when they were added. Call inside a tenant schema context.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 import numpy as np
-from django.db import connection, transaction
 
-from search.indexes import FACE_INDEXES
+from media_ingest.embeddings import FACE_TABLE
+from vectors import query as vector_query
+from vectors.query import DEFAULT_OVERSAMPLE, MAX_TOP_K, Plan, RowFilter
 
-# Embedding sizes that have a partial HNSW index.
-INDEXED_DIMENSIONS = tuple(FACE_INDEXES)
-# ef_search per dimension (docs/benchmarks.md, "Face search (issue 5)"), from
-# 1M random-centre faces on 2 cores. 128: ef 100 gave match recall 0.967 at p95
-# 10.9 ms (ef 200: 0.979, 15.5 ms). 512 (sketch): ef 200 gave 0.982 at p95
-# 18 ms (ef 100: 0.959, 13.4 ms).
-DEFAULT_EF_SEARCH = {128: 100, 512: 200}
-# Candidates fetched from the index per result wanted, then re-ranked exactly.
-# At 1M x 512 (sketch index) 4 and 8 gave the same match recall, and 8 cost
-# filtered queries 1.7x (p95 65 vs 39 ms): the matches lead the sketch's order.
-DEFAULT_OVERSAMPLE = 4
-# At or below this many rows (planner estimate of the model's rows left by the
-# filters) the exact scan wins. A filtered HNSW scan costs about 1/selectivity
-# (1M faces: ~35 ms keeping 10% of them, ~300 ms keeping 0.8%), the exact scan
-# about the rows it reads (~3 us a row): they cross near 10k rows at 1M.
-DEFAULT_EXACT_MAX_ROWS = 10_000
-# Iterative scans stop after this many visited tuples (pgvector default 20000):
-# enough for a filter keeping ~1 row in 100 of a million.
-MAX_SCAN_TUPLES = 100_000
-MAX_TOP_K = 200
-
-Plan = Literal["auto", "index", "exact"]
+__all__ = ["MAX_TOP_K", "Hit", "SearchFilters", "explain", "similar_faces"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +33,28 @@ class SearchFilters:
     def empty(self) -> bool:
         return not (self.kinds or self.sources or self.created_from or self.created_to)
 
+    def row_filter(self) -> RowFilter:
+        if self.empty:
+            return vector_query.NO_FILTER
+        conditions, params = [], []
+        if self.kinds:
+            conditions.append("m.kind = ANY(%s)")
+            params.append(list(self.kinds))
+        if self.sources:
+            conditions.append("m.source = ANY(%s)")
+            params.append(list(self.sources))
+        if self.created_from is not None:
+            conditions.append("m.created_at >= %s")
+            params.append(self.created_from)
+        if self.created_to is not None:
+            conditions.append("m.created_at < %s")
+            params.append(self.created_to)
+        return RowFilter(
+            join="JOIN media_ingest_mediafile m ON m.id = f.media_id",
+            conditions=tuple(conditions),
+            params=tuple(params),
+        )
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -79,159 +64,8 @@ class Hit:
     similarity: float
 
 
-def vector_literal(embedding: np.ndarray) -> str:
-    """pgvector's text form, '[x,y,...]', with float32 precision."""
-    return json.dumps(np.asarray(embedding, dtype=np.float32).tolist(), separators=(",", ":"))
-
-
-def _filter_sql(filters: SearchFilters | None) -> tuple[str, str, list]:
-    """(JOIN clause, extra WHERE conditions, their parameters)."""
-    if filters is None or filters.empty:
-        return "", "", []
-    conditions, params = [], []
-    if filters.kinds:
-        conditions.append("m.kind = ANY(%s)")
-        params.append(list(filters.kinds))
-    if filters.sources:
-        conditions.append("m.source = ANY(%s)")
-        params.append(list(filters.sources))
-    if filters.created_from is not None:
-        conditions.append("m.created_at >= %s")
-        params.append(filters.created_from)
-    if filters.created_to is not None:
-        conditions.append("m.created_at < %s")
-        params.append(filters.created_to)
-    join = "JOIN media_ingest_mediafile m ON m.id = f.media_id"
-    return join, "".join(f" AND {c}" for c in conditions), params
-
-
-def estimate_rows(*, face_model_id: int, filters: SearchFilters | None) -> int:
-    """The planner's estimate of the rows the search would consider (one EXPLAIN, ~1 ms)."""
-    join, where, params = _filter_sql(filters)
-    sql = (
-        # Only integers and fixed fragments are formatted in; values are parameters.
-        # No `vector_dims(embedding) = D` here: PostgreSQL has no statistics on that
-        # expression and guesses 0.5% of the table; a model has one dimension anyway.
-        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM media_ingest_face f {join} "  # noqa: S608
-        f"WHERE f.face_model_id = %s{where}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [face_model_id, *params])
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-def choose_plan(
-    *,
-    dimension: int,
-    face_model_id: int,
-    filters: SearchFilters | None,
-    exact_max_rows: int | None = None,
-) -> Literal["index", "exact"]:
-    if dimension not in INDEXED_DIMENSIONS:
-        return "exact"
-    if exact_max_rows is None:
-        exact_max_rows = DEFAULT_EXACT_MAX_ROWS
-    rows = estimate_rows(face_model_id=face_model_id, filters=filters)
-    return "exact" if rows <= exact_max_rows else "index"
-
-
-def search_sql(
-    *,
-    dimension: int,
-    plan: Literal["index", "exact"],
-    filters: SearchFilters | None,
-    threshold: float | None,
-) -> tuple[str, list]:
-    """The SQL of one search and the filters' parameters.
-
-    Placeholders, in order. exact: query vector, face_model_id, filter
-    parameters, [max distance], top_k. index: face_model_id, filter parameters,
-    query vector, candidate count, query vector, [max distance], top_k.
-    """
-    d = int(dimension)
-    join, where, params = _filter_sql(filters)
-    cut = " AND distance <= %s" if threshold is not None else ""
-    if plan == "exact":
-        # The rows are collected and scored first (MATERIALIZED), then ranked
-        # with a top-N sort. PostgreSQL has no statistics on
-        # vector_dims(embedding) and guesses 0.5% of the table: with that
-        # condition in the WHERE, it sorted every face by distance before the
-        # media join, or hash-joined a seq scan of all faces (300 ms instead of
-        # ~20 ms at 100k rows), so it only guards the distance (a model implies
-        # its dimension anyway). Scoring inside the pool keeps the 2 KB
-        # embeddings out of the tuplestore and lets a parallel worker share the
-        # scoring (8k 512-D rows of a 1M table: p50 33 -> 26 ms).
-        # `embedding <=> q` without the `::vector(D)` cast is not an index's
-        # expression, so this can never become an HNSW scan (which would lose
-        # rows to the filters).
-        sql = (
-            f"WITH pool AS MATERIALIZED ("  # noqa: S608
-            f"  SELECT f.id, f.media_id, f.track_id, "
-            f"    CASE WHEN vector_dims(f.embedding) = {d} "
-            f"      THEN f.embedding <=> %s::vector END AS distance "
-            f"  FROM media_ingest_face f {join} "
-            f"  WHERE f.face_model_id = %s{where}"
-            f") "
-            f"SELECT id, media_id, track_id, 1 - distance FROM pool "
-            f"WHERE distance IS NOT NULL{cut} ORDER BY distance, id LIMIT %s"
-        )
-        return sql, params
-    index = FACE_INDEXES[d]
-    # The inner ORDER BY must be exactly the index's expression `<=>` a value of
-    # its type, with the index's WHERE predicate, for the partial index to serve it.
-    sql = (
-        f"WITH candidates AS MATERIALIZED ("  # noqa: S608
-        f"  SELECT f.id, f.media_id, f.track_id, f.embedding "
-        f"  FROM media_ingest_face f {join} "
-        f"  WHERE vector_dims(f.embedding) = {d} AND f.face_model_id = %s{where} "
-        f"  ORDER BY {index.indexed_value('f.embedding')} "
-        f"    <=> {index.indexed_value('%s::vector')} "
-        f"  LIMIT %s"
-        f") "
-        f"SELECT id, media_id, track_id, 1 - distance FROM ("
-        f"  SELECT id, media_id, track_id, "
-        f"         (embedding::vector({d}) <=> %s::vector({d})) AS distance "
-        f"  FROM candidates"
-        f") r WHERE true{cut} ORDER BY distance, id LIMIT %s"
-    )
-    return sql, params
-
-
-_RESET_SETTINGS = "; ".join(
-    f"RESET {name}"
-    for name in (
-        "hnsw.ef_search",
-        "hnsw.iterative_scan",
-        "hnsw.max_scan_tuples",
-        "enable_hashjoin",
-        "enable_mergejoin",
-        "random_page_cost",
-    )
-)
-
-
-def _set_index_scan(cursor, *, ef_search: int, filtered: bool) -> None:
-    """SET LOCAL the HNSW scan settings (``set_config(..., true)``: they end with the
-    transaction, so they never leak into other queries on a pooled connection)."""
-    cursor.execute(
-        "SELECT set_config('hnsw.ef_search', %s, true),"
-        " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-        " set_config('hnsw.max_scan_tuples', %s, true),"
-        # With a media filter, a hash or merge join would drain the whole index
-        # scan into a sort; a nested loop keeps the index order, so LIMIT stops
-        # the iterative scan as soon as enough filtered candidates are found.
-        " set_config('enable_hashjoin', %s, true),"
-        " set_config('enable_mergejoin', %s, true)",
-        [
-            str(min(ef_search, 1000)),
-            str(MAX_SCAN_TUPLES),
-            "off" if filtered else "on",
-            "off" if filtered else "on",
-        ],
-    )
+def _row_filter(filters: SearchFilters | None) -> RowFilter:
+    return filters.row_filter() if filters is not None else vector_query.NO_FILTER
 
 
 def similar_faces(
@@ -246,56 +80,21 @@ def similar_faces(
     oversample: int = DEFAULT_OVERSAMPLE,
     exact_max_rows: int | None = None,
 ) -> list[Hit]:
-    """The ``top_k`` faces most similar (cosine) to ``embedding``, best first.
-
-    Call inside a tenant schema context. Only faces embedded by
-    ``face_model_id`` are compared (the caller passes the tenant's active
-    model, whose dimension must equal ``len(embedding)``). ``threshold``
-    drops results whose cosine similarity is below it. ``plan`` forces the
-    index or the exact scan (benchmarks, tests); ``auto`` picks by selectivity.
-    """
-    vector = np.asarray(embedding, dtype=np.float32).ravel()
-    if vector.size == 0 or not np.all(np.isfinite(vector)):
-        raise ValueError("embedding must be a non-empty finite vector")
-    if not 1 <= top_k <= MAX_TOP_K:
-        raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
-    dimension = int(vector.size)
-    if plan == "auto":
-        plan = choose_plan(
-            dimension=dimension,
-            face_model_id=face_model_id,
-            filters=filters,
-            exact_max_rows=exact_max_rows,
-        )
-    elif plan == "index" and dimension not in INDEXED_DIMENSIONS:
-        plan = "exact"
-    literal = vector_literal(vector)
-    sql, filter_params = search_sql(
-        dimension=dimension, plan=plan, filters=filters, threshold=threshold
+    """The ``top_k`` catalogue faces most similar (cosine) to ``embedding``, best first
+    (see ``vectors.query.nearest``)."""
+    neighbours = vector_query.nearest(
+        table=FACE_TABLE,
+        embedding=embedding,
+        face_model_id=face_model_id,
+        top_k=top_k,
+        threshold=threshold,
+        filters=_row_filter(filters),
+        plan=plan,
+        ef_search=ef_search,
+        oversample=oversample,
+        exact_max_rows=exact_max_rows,
     )
-    cut = [1.0 - float(threshold)] if threshold is not None else []
-    # Inside a caller's transaction the SET LOCALs below would outlive this call.
-    nested = connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cursor:
-        if plan == "exact":
-            # The searched rows are hot (shared_buffers / page cache): price random
-            # reads as such, or the planner hash-joins a seq scan of every face
-            # instead of following the media_id index from the filtered media.
-            cursor.execute("SELECT set_config('random_page_cost', '1.1', true)")
-            cursor.execute(sql, [literal, face_model_id, *filter_params, *cut, top_k])
-        else:
-            candidates = max(top_k * oversample, top_k)
-            ef = max(ef_search or DEFAULT_EF_SEARCH.get(dimension, 200), candidates)
-            # set_config(..., true) is SET LOCAL: it ends with this transaction.
-            _set_index_scan(cursor, ef_search=ef, filtered=bool(filter_params))
-            cursor.execute(
-                sql,
-                [face_model_id, *filter_params, literal, candidates, literal, *cut, top_k],
-            )
-        rows = cursor.fetchall()
-        if nested:
-            cursor.execute(_RESET_SETTINGS)
-    return [Hit(int(r[0]), int(r[1]), r[2], float(r[3])) for r in rows]
+    return [Hit(n.id, int(n.carried[0]), n.carried[1], n.similarity) for n in neighbours]
 
 
 def explain(
@@ -306,20 +105,12 @@ def explain(
     filters: SearchFilters | None = None,
     top_k: int = 10,
 ) -> str:
-    """EXPLAIN of the search SQL (to check that the partial HNSW index is used)."""
-    vector = np.asarray(embedding, dtype=np.float32).ravel()
-    literal = vector_literal(vector)
-    sql, filter_params = search_sql(
-        dimension=vector.size, plan=plan, filters=filters, threshold=None
+    """EXPLAIN of a catalogue search (to check that the partial HNSW index is used)."""
+    return vector_query.explain(
+        table=FACE_TABLE,
+        embedding=embedding,
+        face_model_id=face_model_id,
+        plan=plan,
+        filters=_row_filter(filters),
+        top_k=top_k,
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        _set_index_scan(
-            cursor, ef_search=DEFAULT_EF_SEARCH.get(vector.size, 200), filtered=bool(filter_params)
-        )
-        if plan == "exact":
-            params = [literal, face_model_id, *filter_params, top_k]
-        else:
-            candidates = top_k * DEFAULT_OVERSAMPLE
-            params = [face_model_id, *filter_params, literal, candidates, literal, top_k]
-        cursor.execute("EXPLAIN " + sql, params)
-        return "\n".join(row[0] for row in cursor.fetchall())

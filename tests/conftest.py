@@ -245,3 +245,14 @@ def running_web_server(*, env: dict[str, str], log):
         else:
             pytest.fail("the web server did not start:\n" + log.read_text())
         yield port
+
+
+@pytest.fixture
+def model(db):
+    """The tenant's 128-D model (the built-in dlib one)."""
+    from recognition.models import FaceModel
+
+    found = FaceModel.objects.filter(is_default=True, embedding_dim=128).first()
+    return found or FaceModel.objects.create(
+        name="test-128", version="1", engine="dlib", embedding_dim=128, licence="test"
+    )

@@ -2,7 +2,7 @@
 orthonormal basis.
 
 Search indexes a 512-D embedding by its first 128 coordinates (a *sketch*)
-and re-ranks the shortlist on all of them (``search/indexes.py``): an HNSW
+and re-ranks the shortlist on all of them (``vectors/indexes.py``): an HNSW
 graph over 512 nearly independent coordinates loses recall at a million
 faces, one over 128 does not (docs/benchmarks.md). In a random basis any 128
 coordinates are a Johnson-Lindenstrauss projection, so the sketch's cosine
@@ -11,7 +11,7 @@ coordinates. A rotation changes no cosine: thresholds, accuracy and every
 comparison between two embeddings are exactly as before.
 
 Embeddings stored before a tenant's own basis is fitted are in this one
-(``media_ingest.embedding_basis`` rotates them from here): the seed and the
+(``vectors.basis`` rotates them from here): the seed and the
 construction must never change (a test pins them).
 """
 

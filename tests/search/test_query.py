@@ -11,14 +11,27 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from search.query import (
-    SearchFilters,
-    choose_plan,
-    search_sql,
-    similar_faces,
-    vector_literal,
-)
+from media_ingest.embeddings import FACE_TABLE
+from search.query import SearchFilters, similar_faces
 from tests.search.vectors import DIM, axis, make_faces, make_media, towards, unit
+from vectors.query import NO_FILTER, vector_literal
+from vectors.query import choose_plan as _choose_plan
+from vectors.query import search_sql as _search_sql
+
+
+def search_sql(*, dimension, plan, filters, threshold):
+    """The catalogue search's SQL and its filters' parameters."""
+    row_filter = filters.row_filter() if filters else NO_FILTER
+    sql = _search_sql(
+        table=FACE_TABLE, dimension=dimension, plan=plan, filters=row_filter, threshold=threshold
+    )
+    return sql, list(row_filter.params)
+
+
+def choose_plan(**kwargs):
+    kwargs["filters"] = kwargs["filters"].row_filter() if kwargs["filters"] else NO_FILTER
+    return _choose_plan(table=FACE_TABLE, **kwargs)
+
 
 PLANS = ("index", "exact")
 
@@ -108,8 +121,10 @@ def test_a_face_of_tenant_a_never_appears_in_b(alpha, beta, model, plan):
 
 def _plan_text(sql: str, params: list) -> str:
     with transaction.atomic(), connection.cursor() as cursor:
-        # Tiny tables favour a seq scan; forbid it to see whether the index *can* serve.
+        # Tiny tables favour a seq scan, or (once analyzed) a B-tree scan and a
+        # sort: forbid both to see whether the HNSW index *can* serve.
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         cursor.execute("EXPLAIN " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())

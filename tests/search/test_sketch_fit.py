@@ -12,19 +12,19 @@ from django.core.cache import cache as django_cache
 from django.core.management import CommandError, call_command
 from django_tenants.utils import schema_context
 
-from media_ingest import embedding_basis
-from media_ingest.embedding_basis import query_embedding, stored_rotation
-from media_ingest.models import EmbeddingBasis
 from recognition.services import tenant_face_model_set
 from search import cache
-from search.maintenance import fit_sketch_bases_everywhere
 from search.query import explain, similar_faces
 from tenants.tasks import run_tenant_task
 from tests.conftest import run_queued_tasks
 from tests.search.vectors import make_faces, make_media
+from vectors import basis as embedding_basis
+from vectors.basis import query_embedding, stored_rotation
+from vectors.models import EmbeddingBasis
+from vectors.tasks import fit_bases_everywhere
 
 DIM = 512
-FIT_TASK = "search.maintenance.fit_sketch_basis_if_due"
+FIT_TASK = "vectors.tasks.fit_basis_if_due"
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_only_tenants_on_a_wide_model_are_queued(
     with schema_context(alpha.schema_name):
         make_faces(make_media(), faces, alpha_on_wide_model)
     with django_capture_on_commit_callbacks(execute=True):
-        assert fit_sketch_bases_everywhere() == 1
+        assert fit_bases_everywhere() == 1
     assert run_queued_tasks() == [True]  # alpha's, run in alpha's schema
     with schema_context(alpha.schema_name):
         assert stored_rotation(alpha_on_wide_model.pk) is not None
@@ -139,10 +139,16 @@ def test_face_index_fit_command(alpha, beta, alpha_on_wide_model):
         call_command("face_index", "fit", beta.slug)
 
 
-def test_migrate_schedules_the_fits_beside_the_reconciler(db):
+def test_migrate_writes_every_schedule_the_token_purge_included(db):
+    """The test database was made by migrate, as a deployment's is: no `make run` step."""
+    from django.conf import settings
     from django_q.models import Schedule
 
     funcs = dict(Schedule.objects.values_list("name", "func"))
-    assert funcs["Fit search sketch bases"] == "search.maintenance.fit_sketch_bases_everywhere"
+    assert set(funcs) == set(settings.FACET_SCHEDULES)
+    assert (
+        funcs["Purge expired API tokens"] == "tenants.maintenance.purge_expired_tokens_everywhere"
+    )
+    assert funcs["Fit embedding storage bases"] == "vectors.tasks.fit_bases_everywhere"
     reconciler = "media_ingest.maintenance.requeue_stuck_media_everywhere"
     assert funcs["Re-queue stuck media"] == reconciler

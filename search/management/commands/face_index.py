@@ -1,10 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
-from media_ingest.embedding_basis import FIT_MIN_FACES, basis_get, is_wide
+from media_ingest.embeddings import FACE_TABLE
 from recognition.selectors import active_face_model
-from search import indexes
 from tenants.selectors import tenant_get
+from vectors import indexes
+from vectors.basis import FIT_MIN_FACES, basis_get, is_wide, refit
 
 
 def _mib(size_bytes: int) -> str:
@@ -24,11 +25,11 @@ class Command(BaseCommand):
 
         drop = actions.add_parser("drop", help="Drop an index (search falls back to a scan).")
         drop.add_argument("tenant")
-        drop.add_argument("--dim", type=int, required=True, choices=sorted(indexes.FACE_INDEXES))
+        drop.add_argument("--dim", type=int, required=True, choices=indexes.INDEXED_DIMENSIONS)
 
         build = actions.add_parser("build", help="Build missing indexes (or --replace them).")
         build.add_argument("tenant")
-        build.add_argument("--dim", type=int, choices=sorted(indexes.FACE_INDEXES))
+        build.add_argument("--dim", type=int, choices=indexes.INDEXED_DIMENSIONS)
         build.add_argument("--replace", action="store_true", help="Drop and build again.")
         build.add_argument("--m", type=int, default=16, help="HNSW links per node (16)")
         build.add_argument("--ef-construction", type=int, default=64, help="(64)")
@@ -69,7 +70,7 @@ class Command(BaseCommand):
             getattr(self, f"handle_{action}")(tenant=found, **options)
 
     def handle_status(self, tenant, **_):
-        for state in indexes.index_status():
+        for state in indexes.index_status(FACE_TABLE):
             if not state.exists:
                 shape = "MISSING (searches scan every face; run `face_index build`)"
             elif not state.valid:
@@ -92,16 +93,17 @@ class Command(BaseCommand):
             self.stdout.write(f"Sketch of {model}: {sketch}")
 
     def handle_drop(self, dim, **_):
-        if indexes.index_drop(dim):
+        if indexes.index_drop(FACE_TABLE, dim):
             self.stdout.write(self.style.SUCCESS(f"Dropped the {dim}-D index."))
         else:
             self.stdout.write(f"No {dim}-D index to drop.")
 
     def handle_build(self, dim, replace, m, ef_construction, memory, workers, **_):
-        for dimension in [dim] if dim else sorted(indexes.FACE_INDEXES):
+        for dimension in [dim] if dim else indexes.INDEXED_DIMENSIONS:
             self.stdout.write(f"Building the {dimension}-D index ...")
             try:
                 built = indexes.index_build(
+                    FACE_TABLE,
                     dimension,
                     m=m,
                     ef_construction=ef_construction,
@@ -127,7 +129,8 @@ class Command(BaseCommand):
                 f"{model} is indexed whole ({model.embedding_dim}-D): it has no sketch to fit."
             )
         self.stdout.write(f"Fitting the sketch basis of {model} ...")
-        done = indexes.sketch_fit(
+        # Every embedding table of the tenant is refitted with the catalogue.
+        done = refit(
             face_model_id=model.pk,
             dimension=model.embedding_dim,
             maintenance_work_mem=memory,
@@ -141,6 +144,8 @@ class Command(BaseCommand):
                 f"  Fitted on {done.fit.sample_rows:,} faces; {done.fit.rewritten_rows:,} "
                 f"rewritten in {done.fit.seconds:.1f} s. Share of the faces' energy in the "
                 f"sketch: {done.fit.sketch_energy_before:.2f} -> {done.fit.sketch_energy:.2f}. "
-                f"Index {done.build.name} rebuilt in {done.build.seconds:.1f} s."
+                + " ".join(
+                    f"Index {build.name} rebuilt in {build.seconds:.1f} s." for build in done.builds
+                )
             )
         )

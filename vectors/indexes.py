@@ -1,25 +1,23 @@
-"""The partial HNSW indexes over ``media_ingest_face.embedding``, one per
-indexed embedding size, described once for the query builder, the index
-maintenance below (``manage.py face_index``), the search benchmark and the
-tests. Migrations hold frozen copies of the DDL; tests check that searches
-are served by the migrated indexes (EXPLAIN).
+"""The partial HNSW indexes over a registered table's embeddings, one per
+indexed embedding size, described once for the query (``vectors.query``),
+the index maintenance below (``manage.py face_index``), migrations, the
+search benchmark and the tests.
 
 * 128-D (dlib): the embedding itself, ``vector(128)``.
 * 512-D (InsightFace packs): a *sketch*, the first 128 coordinates as
   ``halfvec(128)``. The graph then has the navigability of a 128-D one: over
   the full 512 coordinates, HNSW (m 16) lost match recall with size (0.997
   at 200k, 0.971 at 500k at ef_search 400, 0.88 at 1M in issue 5), and the
-  build cost ~2.2x more. ``search.query`` takes a shortlist from the sketch
+  build cost ~2.2x more. ``vectors.query`` takes a shortlist from the sketch
   and re-ranks it on the full float32 embedding, so similarities are exact.
   Which 128 coordinates: engines emit wide embeddings in a random
   orthonormal basis (``recognition.engines.basis``), where the sketch is a
   random projection whose cosine strays +-0.09 from the full one; that noise
   let near-threshold matches fall out of a *filtered* query's shortlist when
   impostors were close (1M correlated faces, filter keeping 10%: match
-  recall 0.865). So each tenant's faces are rotated into a basis fitted to
-  them, principal axes first (``media_ingest.embedding_basis``; fitted by
-  ``search.maintenance`` at 10k faces, or ``sketch_fit`` below), and the
-  sketch keeps most of their energy (docs/benchmarks.md).
+  recall 0.865). So each tenant's embeddings are rotated into a basis fitted
+  to them, principal axes first (``vectors.basis``), and the sketch keeps
+  most of their energy (docs/benchmarks.md).
 
 Bulk loads: inserting into a live HNSW index runs at a few hundred rows/s per
 connection (issue 5), building it afterwards at ~1,500 rows/s on 2 cores with
@@ -27,6 +25,8 @@ the graph in memory (docs/benchmarks.md: 1M faces in ~11 minutes, COPY
 included). So before a very large import, drop the tenant's index and build
 it when the rows are in (``index_drop`` / ``index_build``); searches keep
 working meanwhile, by a sequential scan.
+
+Call everything here inside the tenant's schema.
 """
 
 from __future__ import annotations
@@ -37,40 +37,69 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from media_ingest.embedding_basis import BasisFit, basis_fit
-
-from . import cache
+from .tables import EmbeddingTable
 
 
 @dataclass(frozen=True)
-class FaceIndex:
+class IndexKind:
+    """How embeddings of one size are indexed."""
+
     dimension: int
-    # SQL of the indexed value, with {v} standing for the embedding (the column
-    # `f.embedding` in searches, the query's `%s::vector` literal beside it).
+    # SQL of the indexed value, with {v} standing for the embedding (a column
+    # in searches, the query's `%s::vector` literal beside it).
     expression: str
     opclass: str
-
-    @property
-    def name(self) -> str:
-        return f"face_embedding_{self.dimension}_hnsw"
 
     def indexed_value(self, v: str) -> str:
         return self.expression.format(v=v)
 
+
+INDEX_KINDS = {
+    128: IndexKind(128, "({v})::vector(128)", "vector_cosine_ops"),
+    512: IndexKind(512, "subvector({v}, 1, 128)::halfvec(128)", "halfvec_cosine_ops"),
+}
+# Embedding sizes that have a partial HNSW index.
+INDEXED_DIMENSIONS = tuple(INDEX_KINDS)
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    table: EmbeddingTable
+    kind: IndexKind
+
+    @property
+    def dimension(self) -> int:
+        return self.kind.dimension
+
+    @property
+    def name(self) -> str:
+        return f"{self.table.index_prefix}_embedding_{self.kind.dimension}_hnsw"
+
+    @property
+    def predicate(self) -> str:
+        """The partial index's WHERE, which a query must repeat to be served by it."""
+        return f"vector_dims({self.table.embedding_column}) = {self.kind.dimension}"
+
+    def indexed_value(self, v: str) -> str:
+        return self.kind.indexed_value(v)
+
     def create_sql(self, *, m: int = 16, ef_construction: int = 64) -> str:
-        """CREATE INDEX statement (the migrations' defaults: m 16, ef_construction 64)."""
+        """CREATE INDEX statement (defaults as in the migrations: m 16, ef_construction 64)."""
+        column = self.table.embedding_column
         return (
-            f"CREATE INDEX IF NOT EXISTS {self.name} ON media_ingest_face "
-            f"USING hnsw (({self.indexed_value('embedding')}) {self.opclass}) "
+            f"CREATE INDEX IF NOT EXISTS {self.name} ON {self.table.table} "
+            f"USING hnsw (({self.indexed_value(column)}) {self.kind.opclass}) "
             f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
-            f"WHERE vector_dims(embedding) = {self.dimension}"
+            f"WHERE {self.predicate}"
         )
 
 
-FACE_INDEXES = {
-    128: FaceIndex(128, "({v})::vector(128)", "vector_cosine_ops"),
-    512: FaceIndex(512, "subvector({v}, 1, 128)::halfvec(128)", "halfvec_cosine_ops"),
-}
+def vector_index(table: EmbeddingTable, dimension: int) -> VectorIndex:
+    return VectorIndex(table, INDEX_KINDS[dimension])
+
+
+def table_indexes(table: EmbeddingTable) -> list[VectorIndex]:
+    return [VectorIndex(table, kind) for kind in INDEX_KINDS.values()]
 
 
 # Enough for a 1M-face graph to build in memory (the bench used 4GB for both
@@ -85,7 +114,7 @@ class IndexState:
     exists: bool
     valid: bool
     size_bytes: int
-    rows: int  # faces of this dimension in the table
+    rows: int  # rows of this dimension in the table
 
 
 @dataclass(frozen=True)
@@ -108,19 +137,18 @@ def _index_row(cursor, name: str) -> tuple[bool, int] | None:
     return (bool(row[0]), int(row[1])) if row else None
 
 
-def index_status() -> list[IndexState]:
-    """The current schema's face indexes: present, valid, size, rows covered."""
+def index_status(table: EmbeddingTable) -> list[IndexState]:
+    """The current schema's indexes of ``table``: present, valid, size, rows covered."""
     states = []
     with connection.cursor() as cursor:
-        for dimension, index in FACE_INDEXES.items():
+        for index in table_indexes(table):
             row = _index_row(cursor, index.name)
             cursor.execute(
-                "SELECT count(*) FROM media_ingest_face WHERE vector_dims(embedding) = %s",
-                [dimension],
+                f"SELECT count(*) FROM {table.table} WHERE {index.predicate}"  # noqa: S608
             )
             states.append(
                 IndexState(
-                    dimension=dimension,
+                    dimension=index.dimension,
                     name=index.name,
                     exists=row is not None,
                     valid=bool(row and row[0]),
@@ -131,9 +159,9 @@ def index_status() -> list[IndexState]:
     return states
 
 
-def index_drop(dimension: int) -> bool:
-    """Drop the current schema's index for ``dimension``; False if it was absent."""
-    name = FACE_INDEXES[dimension].name
+def index_drop(table: EmbeddingTable, dimension: int) -> bool:
+    """Drop the current schema's index of ``table`` for ``dimension``; False if absent."""
+    name = vector_index(table, dimension).name
     with connection.cursor() as cursor:
         existed = _index_row(cursor, name) is not None
         cursor.execute(f"DROP INDEX IF EXISTS {name}")
@@ -141,6 +169,7 @@ def index_drop(dimension: int) -> bool:
 
 
 def index_build(
+    table: EmbeddingTable,
     dimension: int,
     *,
     m: int = 16,
@@ -149,11 +178,11 @@ def index_build(
     parallel_workers: int | None = None,
     replace: bool = False,
 ) -> IndexBuild:
-    """Build the current schema's index for ``dimension`` (the migrations'
-    definition; m and ef_construction may differ). Writes to the face table
-    wait while it builds; reads do not. ``parallel_workers`` processes help
-    the build (default: the server's max_parallel_maintenance_workers)."""
-    index = FACE_INDEXES[dimension]
+    """Build the current schema's index of ``table`` for ``dimension`` (m and
+    ef_construction may differ from the migrations'). Writes to the table wait
+    while it builds; reads do not. ``parallel_workers`` processes help the
+    build (default: the server's max_parallel_maintenance_workers)."""
+    index = vector_index(table, dimension)
     if not 2 <= m <= 100 or not 4 <= ef_construction <= 1000:
         raise ValueError("m must be 2..100 and ef_construction 4..1000 (pgvector's limits)")
     if not re.fullmatch(r"\d+\s*(kB|MB|GB|TB)?", maintenance_work_mem):
@@ -187,41 +216,3 @@ def index_build(
         size_bytes=size,
         created=not existed,
     )
-
-
-@dataclass(frozen=True)
-class SketchFit:
-    fit: BasisFit | None  # None: the model has no faces in this tenant
-    build: IndexBuild
-
-
-def sketch_fit(
-    *,
-    face_model_id: int,
-    dimension: int,
-    maintenance_work_mem: str = DEFAULT_BUILD_MEMORY,
-    compact: bool = False,
-) -> SketchFit:
-    """Fit the current schema's basis for a wide model to its faces
-    (``media_ingest.embedding_basis``) and rebuild the sketch index over the
-    rewritten rows. The index is dropped first: rewriting rows under a live
-    HNSW index would insert each into the graph (a few hundred rows/s).
-    Searches keep working meanwhile (by a scan while the index is missing).
-
-    Each rewritten row leaves its old version behind: a VACUUM makes that
-    space reusable, but the table keeps its doubled size, which slows scans
-    of a large tenant; ``compact`` rewrites it instead (VACUUM FULL), during
-    which the tenant's searches and uploads wait."""
-    index_drop(dimension)
-    try:
-        fit = basis_fit(face_model_id=face_model_id, dimension=dimension)
-        # VACUUM cannot run inside a caller's transaction: autovacuum's turn then.
-        if fit is not None and not connection.in_atomic_block:
-            with connection.cursor() as cursor:
-                options = "FULL, ANALYZE" if compact else "ANALYZE"
-                cursor.execute(f"VACUUM ({options}) media_ingest_face")
-    finally:
-        build = index_build(dimension, maintenance_work_mem=maintenance_work_mem)
-    # The stored embeddings changed: cached results hold similarities of old queries.
-    cache.faces_changed()
-    return SketchFit(fit=fit, build=build)

@@ -1,5 +1,5 @@
-"""Each tenant's sketch basis is fitted once it has enough faces
-(``media_ingest.embedding_basis``)."""
+"""Each tenant's storage basis for a wide model is fitted once it has enough
+embeddings (``vectors.basis``)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,22 @@ import logging
 
 from django.db import connection
 
-from media_ingest.embedding_basis import basis_fit_due, is_wide
 from recognition.selectors import active_face_model
 from tenants.models import Tenant
 from tenants.selectors import tenant_list
 from tenants.tasks import tenant_task
 
-from .indexes import sketch_fit
+from .basis import basis_fit_due, is_wide, refit
 
 logger = logging.getLogger(__name__)
 
 
-@tenant_task
-def fit_sketch_basis_if_due() -> bool:
+@tenant_task(timeout_s=300)
+def fit_basis_if_due() -> bool:
     """Fit the basis of the tenant's model when it is wide, has none yet and
-    has reached FIT_MIN_FACES faces (rewriting ~10k rows and rebuilding their
-    index takes seconds; beyond FIT_AUTO_MAX_FACES it is left to an operator).
-    True when it fitted one."""
+    has reached FIT_MIN_FACES embeddings (rewriting ~10k rows and rebuilding
+    their index takes seconds; beyond FIT_AUTO_MAX_FACES it is left to an
+    operator). True when it fitted one."""
     model = active_face_model(tenant=Tenant.objects.get(schema_name=connection.schema_name))
     due = basis_fit_due(face_model_id=model.pk, dimension=model.embedding_dim)
     if due is None:
@@ -35,7 +34,7 @@ def fit_sketch_basis_if_due() -> bool:
         )
     if not due:
         return False
-    done = sketch_fit(face_model_id=model.pk, dimension=model.embedding_dim)
+    done = refit(face_model_id=model.pk, dimension=model.embedding_dim)
     if done.fit is not None:
         logger.info(
             "fitted the %s-D sketch basis of %s on %s faces (sketch energy %.2f -> %.2f)",
@@ -48,7 +47,7 @@ def fit_sketch_basis_if_due() -> bool:
     return done.fit is not None
 
 
-def fit_sketch_bases_everywhere() -> int:
+def fit_bases_everywhere() -> int:
     """Queue the check for every tenant on a wide model; the number queued."""
     tenants = [
         t
@@ -56,5 +55,5 @@ def fit_sketch_bases_everywhere() -> int:
         if is_wide(active_face_model(tenant=t).embedding_dim)
     ]
     for tenant in tenants:
-        fit_sketch_basis_if_due.enqueue(schema_name=tenant.schema_name)
+        fit_basis_if_due.enqueue(schema_name=tenant.schema_name)
     return len(tenants)

@@ -8,16 +8,19 @@ import pytest
 from django.db import transaction
 from django_tenants.utils import schema_context
 
-from media_ingest.embedding_basis import (
-    basis_fit,
-    embeddings_for_storage,
-    query_embedding,
-    stored_rotation,
-)
-from media_ingest.models import EmbeddingBasis, Face, MediaFile
+from media_ingest.embeddings import FACE_TABLE
+from media_ingest.models import Face, MediaFile
 from media_ingest.processing import Analysis, FoundFace, _store
 from recognition.engines.base import DetectedFace
 from tests import factories
+from vectors.basis import (
+    basis_fit,
+    embeddings_for_storage,
+    engine_embedding,
+    query_embedding,
+    stored_rotation,
+)
+from vectors.models import EmbeddingBasis
 
 DIM = 512
 
@@ -105,7 +108,7 @@ def test_a_refit_composes_with_the_first_basis(alpha, wide_model):
         basis_fit(face_model_id=wide_model.pk, dimension=DIM)
         with transaction.atomic():
             later = embeddings_for_storage(
-                face_model_id=wide_model.pk, dimension=DIM, vectors=engine[150:]
+                table=FACE_TABLE, face_model_id=wide_model.pk, dimension=DIM, vectors=engine[150:]
             )
         media = factories.media_file()
         Face.objects.bulk_create(
@@ -125,7 +128,9 @@ def test_a_refit_composes_with_the_first_basis(alpha, wide_model):
 def test_dlib_sized_embeddings_are_stored_as_they_come(alpha):
     vectors = face_like(3)[:, :128]
     with schema_context(alpha.schema_name), transaction.atomic():
-        same = embeddings_for_storage(face_model_id=1, dimension=128, vectors=vectors)
+        same = embeddings_for_storage(
+            table=FACE_TABLE, face_model_id=1, dimension=128, vectors=vectors
+        )
         query = query_embedding(face_model_id=1, vector=vectors[0])
         with pytest.raises(ValueError, match="indexed whole"):
             basis_fit(face_model_id=1, dimension=128)
@@ -148,3 +153,12 @@ def test_a_fit_changes_one_tenant_only(alpha, beta, wide_model):
         assert query_embedding(face_model_id=wide_model.pk, vector=engine[0]) == pytest.approx(
             engine[0]
         )
+
+
+def test_a_stored_embedding_turns_back_into_the_engines_own(alpha, wide_model):
+    engine = face_like(200)
+    with schema_context(alpha.schema_name):
+        ids = store_engine_rows(engine, wide_model)
+        basis_fit(face_model_id=wide_model.pk, dimension=DIM)
+        back = engine_embedding(face_model_id=wide_model.pk, vector=stored(ids)[7])
+    assert back == pytest.approx(engine[7], abs=1e-5)
