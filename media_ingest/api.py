@@ -7,13 +7,18 @@ import zipfile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from tenants.permissions import TenantMemberPermission
+from tenants.api_views import TenantAPIView
+from tenants.errors import ServiceError
 
 from . import selectors, services
 from .models import Face, FaceTrack, IngestJob, MediaFile, Source
@@ -97,18 +102,38 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
 
-_str = serializers.CharField()
 _BINARY = {"type": "string", "format": "binary"}
 _ONE_FILE = {"type": "object", "properties": {"file": _BINARY}, "required": ["file"]}
-_MANY_FILES = {"type": "object", "properties": {"file": {"type": "array", "items": _BINARY}}}
-_QUEUED = inline_serializer(
-    "Queued",
-    {"id": serializers.IntegerField(), "job_id": serializers.IntegerField(), "status": _str},
-)
+_MANY_FILES = {
+    "type": "object",
+    "properties": {"file": {"type": "array", "items": _BINARY}},
+    "required": ["file"],
+}
 
 
-class _TenantAPIView(APIView):
-    permission_classes = [TenantMemberPermission]
+class QueuedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    job_id = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(MediaFile.Status.choices)
+
+
+class BatchItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(MediaFile.Status.choices)
+    duplicate = serializers.BooleanField(help_text="Identical bytes were in the library already")
+
+
+class RefusedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    code = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class BatchQueuedSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    accepted = BatchItemSerializer(many=True)
+    rejected = RefusedSerializer(many=True)
 
 
 def _source_of(request) -> str:
@@ -116,20 +141,7 @@ def _source_of(request) -> str:
     return Source.API if request.auth is not None else Source.WEB
 
 
-# Refusals that are about size, not content: 413, so clients can tell them apart.
-_TOO_LARGE_CODES = {"too-large", "quota-exceeded"}
-
-
-def _rejection(exc: MediaRejected) -> Response:
-    code = (
-        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-        if exc.code in _TOO_LARGE_CODES
-        else status.HTTP_400_BAD_REQUEST
-    )
-    return Response({"code": exc.code, "detail": exc.reason}, status=code)
-
-
-class MediaListView(_TenantAPIView):
+class MediaListView(TenantAPIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -146,44 +158,30 @@ class MediaListView(_TenantAPIView):
     def get(self, request):
         filters = FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = self.pagination_class_instance()
+        paginator = self.paginator()
         page = paginator.paginate_queryset(selectors.media_list(**filters.validated_data), request)
         return paginator.get_paginated_response(MediaSerializer(page, many=True).data)
 
     @extend_schema(
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-            }
-        },
+        request={"multipart/form-data": _ONE_FILE},
         responses={
-            201: inline_serializer(
-                "Queued",
-                {
-                    "id": serializers.IntegerField(),
-                    "job_id": serializers.IntegerField(),
-                    "status": serializers.CharField(),
-                },
-            )
+            201: QueuedSerializer,
+            200: OpenApiResponse(QueuedSerializer, description="Already in the library"),
         },
     )
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
-            return Response(
-                {"code": "missing-file", "detail": "Send the file in the multipart field 'file'."},
-                status=400,
-            )
+            raise ServiceError("Send the file in the multipart field 'file'.", "missing-file")
         source = _source_of(request)
         job = services.job_create(source=source, user=request.user)
         try:
             result = services.media_accept(
                 stream=upload, name=upload.name, source=source, job=job, user=request.user
             )
-        except MediaRejected as exc:
+        except MediaRejected:
             job.delete()
-            return _rejection(exc)
+            raise
         if not result.created:
             job.delete()
         media = result.media
@@ -191,12 +189,6 @@ class MediaListView(_TenantAPIView):
             {"id": media.pk, "job_id": media.job_id, "status": media.status},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
-
-    @staticmethod
-    def pagination_class_instance():
-        from rest_framework.settings import api_settings
-
-        return api_settings.DEFAULT_PAGINATION_CLASS()
 
 
 class FilterSerializer(serializers.Serializer):
@@ -229,44 +221,24 @@ def _batch_files(request):
     return _source_of(request), ((upload.name, upload) for upload in uploads)
 
 
-class MediaBatchView(_TenantAPIView):
+class MediaBatchView(TenantAPIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {
-                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                },
-            }
-        },
-        responses={
-            202: inline_serializer(
-                "BatchQueued",
-                {
-                    "job_id": serializers.IntegerField(),
-                    "accepted": serializers.ListField(child=serializers.DictField()),
-                    "rejected": serializers.ListField(child=serializers.DictField()),
-                },
-            )
-        },
+        request={"multipart/form-data": _MANY_FILES}, responses={202: BatchQueuedSerializer}
     )
     def post(self, request):
         if not request.FILES.getlist("file"):
-            return Response(
-                {"code": "missing-file", "detail": "Send files (or one zip) in 'file' fields."},
-                status=400,
-            )
+            raise ServiceError("Send files (or one zip) in 'file' fields.", "missing-file")
         source, files = _batch_files(request)
         job = services.job_create(source=source, user=request.user)
         try:
             accepted, rejected = services.media_accept_many(
                 files=files, source=source, job=job, user=request.user
             )
-        except MediaRejected as exc:  # the archive itself is unsafe: nothing is kept
+        except MediaRejected:  # the archive itself is unsafe: nothing is kept
             job.delete()
-            return _rejection(exc)
+            raise
         return Response(
             {
                 "job_id": job.pk,
@@ -285,7 +257,7 @@ class MediaBatchView(_TenantAPIView):
         )
 
 
-class MediaDetailView(_TenantAPIView):
+class MediaDetailView(TenantAPIView):
     def _media(self, media_id: int) -> MediaFile:
         media = selectors.media_get(media_id=media_id)
         if media is None:
@@ -302,7 +274,7 @@ class MediaDetailView(_TenantAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class FaceImageView(_TenantAPIView):
+class FaceImageView(TenantAPIView):
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     def get(self, request, face_id: int):
         face = selectors.face_get(face_id=face_id)
@@ -311,7 +283,7 @@ class FaceImageView(_TenantAPIView):
         return FileResponse(default_storage.open(face.crop.name, "rb"), content_type="image/jpeg")
 
 
-class JobDetailView(_TenantAPIView):
+class JobDetailView(TenantAPIView):
     @extend_schema(responses=JobSerializer)
     def get(self, request, job_id: int):
         job = selectors.job_get(job_id=job_id)
@@ -320,7 +292,20 @@ class JobDetailView(_TenantAPIView):
         return Response(JobSerializer(job).data)
 
 
-class StatsView(_TenantAPIView):
-    @extend_schema(responses=inline_serializer("Stats", {"files": serializers.IntegerField()}))
+class StatsSerializer(serializers.Serializer):
+    files = serializers.IntegerField()
+    photos = serializers.IntegerField()
+    videos = serializers.IntegerField()
+    bytes = serializers.IntegerField(help_text="Size of the originals")
+    faces = serializers.IntegerField()
+    tracks = serializers.IntegerField(help_text="Video tracks (one face each)")
+    by_status = inline_serializer(
+        "StatsByStatus", {value: serializers.IntegerField() for value in MediaFile.Status.values}
+    )
+    jobs = serializers.IntegerField()
+
+
+class StatsView(TenantAPIView):
+    @extend_schema(responses=StatsSerializer)
     def get(self, request):
         return Response(selectors.library_stats())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
-from .models import Face, IngestJob, MediaFile
+from .models import Face, FaceTrack, IngestJob, MediaFile
 
 
 def media_list(
@@ -32,7 +32,21 @@ def media_list(
 
 
 def media_get(*, media_id: int) -> MediaFile | None:
-    return MediaFile.objects.filter(pk=media_id).prefetch_related("faces", "tracks").first()
+    """One file with its faces and its tracks (each with its best face), in three
+    queries whatever their number; embeddings are left in the database."""
+    return (
+        MediaFile.objects.filter(pk=media_id)
+        .prefetch_related(
+            Prefetch("faces", queryset=Face.objects.defer("embedding")),
+            Prefetch(
+                "tracks",
+                queryset=FaceTrack.objects.select_related("best_face").defer(
+                    "best_face__embedding"
+                ),
+            ),
+        )
+        .first()
+    )
 
 
 def face_get(*, face_id: int) -> Face | None:

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from tenants.errors import ServiceError
+
 try:  # HEIC/HEIF (iPhone photos); recognition.imaging registers it too.
     from pillow_heif import register_heif_opener
 
@@ -59,7 +61,11 @@ REJECTION_CODES = (
 SNIFF_BYTES = 4096  # enough for every signature below (EBML DocType included)
 
 
-class MediaRejected(Exception):
+# Refusals about size rather than content: 413, so that clients can tell them apart.
+_SIZE_CODES = frozenset({"too-large", "quota-exceeded"})
+
+
+class MediaRejected(ServiceError):
     """A file (or archive member) that Facet refuses to ingest.
 
     reason: one sentence for the user ("the image file is truncated ...").
@@ -67,9 +73,8 @@ class MediaRejected(Exception):
     """
 
     def __init__(self, reason: str, code: str):
-        super().__init__(reason)
+        super().__init__(reason, code, http_status=413 if code in _SIZE_CODES else 400)
         self.reason = reason
-        self.code = code
 
     def __reduce__(self):  # picklable across processes (task queues, result backends)
         return (type(self), (self.reason, self.code))

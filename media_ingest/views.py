@@ -5,25 +5,17 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from tenants.permissions import WRITERS
-from tenants.roles import role_of
+from tenants.access import Action, member_required, principal_for
 
 from . import selectors, services
 from .models import MediaFile, Source
 
 PAGE_SIZE = 24
-
-
-def _require_writer(user) -> None:
-    if role_of(user) not in WRITERS:
-        raise PermissionDenied("Viewers cannot add or remove files.")
 
 
 def _pager_query(request) -> str:
@@ -36,7 +28,7 @@ def _choice(value: str | None, allowed: list[str]) -> str | None:
     return value if value in allowed else None
 
 
-@login_required
+@member_required(Action.VIEW)
 def library(request):
     kind = request.GET.get("kind") if request.GET.get("kind") in MediaFile.Kind.values else None
     status = (
@@ -53,25 +45,24 @@ def library(request):
             "status": status,
             "kinds": MediaFile.Kind.choices,
             "statuses": MediaFile.Status.choices,
-            "can_upload": role_of(request.user) in WRITERS,
+            "can_upload": principal_for(request).may(Action.ADD),
             "query": _pager_query(request),
         },
     )
 
 
-@login_required
+@member_required(Action.ADD, "Viewers cannot add files.")
 def upload(request):
-    _require_writer(request.user)
     return render(request, "media_ingest/upload.html", {"sources": Source})
 
 
-@login_required
+@member_required(Action.VIEW)
 def media_detail(request, media_id: int):
     media = selectors.media_get(media_id=media_id)
     if media is None:
         raise Http404("No such file.")
     faces = list(media.faces.all())
-    tracks = list(media.tracks.select_related("best_face"))
+    tracks = list(media.tracks.all())
     return render(
         request,
         "media_ingest/media_detail.html",
@@ -79,17 +70,14 @@ def media_detail(request, media_id: int):
             "media": media,
             "faces": faces,
             "tracks": tracks,
-            "can_delete": bool((role := role_of(request.user)) and role.deletes),
+            "can_delete": principal_for(request).may(Action.DELETE),
         },
     )
 
 
 @require_POST
-@login_required
+@member_required(Action.DELETE, "Only owners and admins delete files.")
 def media_delete(request, media_id: int):
-    role = role_of(request.user)
-    if role is None or not role.deletes:
-        raise PermissionDenied("Only owners and admins delete files.")
     media = selectors.media_get(media_id=media_id)
     if media is None:
         raise Http404("No such file.")
@@ -99,7 +87,7 @@ def media_delete(request, media_id: int):
     return redirect("media-library")
 
 
-@login_required
+@member_required(Action.VIEW)
 def face_browser(request):
     try:
         min_quality = float(request.GET.get("min_quality", 0))

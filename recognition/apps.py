@@ -7,10 +7,10 @@ class RecognitionConfig(AppConfig):
     verbose_name = "Recognition"
 
     def ready(self) -> None:
+        from tenants.access import Action
         from tenants.portal import register_nav
-        from tenants.roles import Role
 
-        register_nav("Model", "recognition-model", roles={Role.OWNER, Role.ADMIN})
+        register_nav("Model", "recognition-model", action=Action.MANAGE)
         post_migrate.connect(
             register_builtin_model, sender=self, dispatch_uid="recognition.builtin"
         )

@@ -4,7 +4,7 @@ from django.db.models import Count, QuerySet
 
 from tenants.models import Tenant
 
-from .models import FaceModel
+from .models import FaceModel, TenantFaceModel
 
 
 def face_model_list() -> QuerySet[FaceModel]:
@@ -25,8 +25,15 @@ def face_model_get(*, reference: str) -> FaceModel | None:
 
 
 def active_face_model(*, tenant: Tenant) -> FaceModel:
-    """The model that embeds and searches this tenant's faces."""
-    choice = getattr(tenant, "face_model_choice", None)
+    """The model that embeds and searches this tenant's faces: its choice (one
+    query, none after ``select_related("face_model_choice__face_model")``), or
+    the platform's default."""
+    if Tenant.face_model_choice.is_cached(tenant):
+        choice = getattr(tenant, "face_model_choice", None)
+    else:
+        choice = (
+            TenantFaceModel.objects.select_related("face_model").filter(tenant_id=tenant.pk).first()
+        )
     if choice is not None:
         return choice.face_model
     model = FaceModel.objects.filter(is_default=True).first()

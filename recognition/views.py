@@ -1,19 +1,14 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
-from tenants.roles import role_of
+from tenants.access import Action, member_required
 
 from . import selectors, services
 
 
-@login_required
+@member_required(Action.MANAGE, "Only owners and admins choose the recognition model.")
 def recognition_model(request):
     """Owners and admins choose which registered model embeds their tenant's faces."""
-    role = role_of(request.user)
-    if role is None or not role.manages_tenant:
-        raise PermissionDenied("Only owners and admins choose the recognition model.")
     tenant = request.tenant
     models = list(selectors.face_model_list())
     if request.method == "POST":

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from media_ingest.models import MediaFile, Source
 from recognition.conf import recognition_setting
-from tenants.permissions import IsTenantMember
+from tenants.access import Action
+from tenants.api_views import TenantAPIView
+from tenants.errors import ServiceError
 from tenants.throttles import MemberRateThrottle
 
 from .query import MAX_TOP_K
-from .services import DEFAULT_TOP_K, SearchError, SearchOptions, search_faces
+from .services import DEFAULT_TOP_K, SearchOptions, search_faces
 
 
 class SearchRequestSerializer(serializers.Serializer):
@@ -97,9 +98,9 @@ class SearchResponseSerializer(serializers.Serializer):
     cached = serializers.BooleanField()
 
 
-class SearchView(APIView):
+class SearchView(TenantAPIView):
     # A search only reads (and writes its audit row): every member role may search.
-    permission_classes = [IsTenantMember]
+    actions = {"POST": Action.VIEW, "OPTIONS": Action.VIEW}
     throttle_classes = [MemberRateThrottle]
     throttle_scope = "search"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
@@ -113,38 +114,29 @@ class SearchView(APIView):
         responses=SearchResponseSerializer,
     )
     def post(self, request):
-        too_large = refuse_oversized_photo(request)
-        if too_large is not None:
-            return too_large
+        refuse_oversized_photo(request)
         params = SearchRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            result = search_faces(
-                user=request.user,
-                options=params.options(),
-                image=params.validated_data.get("image"),
-                face_id=params.validated_data.get("face_id"),
-            )
-        except SearchError as exc:
-            code = 413 if exc.code == "too-large" else status.HTTP_400_BAD_REQUEST
-            return Response({"code": exc.code, "detail": exc.detail}, status=code)
+        result = search_faces(
+            user=request.user,
+            options=params.options(),
+            image=params.validated_data.get("image"),
+            face_id=params.validated_data.get("face_id"),
+        )
         return Response(result.as_dict())
 
 
-def refuse_oversized_photo(request) -> Response | None:
+def refuse_oversized_photo(request) -> None:
     """413 from Content-Length alone, before the body is parsed, for a photo
     larger than request-time decoding takes (multipart overhead allowed)."""
     limit = recognition_setting("MAX_QUERY_BYTES") + 64 * 1024
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return None
-    if length <= limit:
-        return None
-    return Response(
-        {
-            "code": "too-large",
-            "detail": f"The photo is larger than the {limit // (1024 * 1024)} MB a search takes.",
-        },
-        status=413,
-    )
+        return
+    if length > limit:
+        raise ServiceError(
+            f"The photo is larger than the {limit // (1024 * 1024)} MB a search takes.",
+            "too-large",
+            http_status=413,
+        )

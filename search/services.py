@@ -12,14 +12,15 @@ import numpy as np
 from django.db import connection
 from django.urls import reverse
 
-from media_ingest.embedding_basis import query_embedding
 from media_ingest.models import Face, FaceTrack, MediaFile
 from media_ingest.validation import MediaRejected, load_validated_image
 from recognition.conf import recognition_setting
 from recognition.models import FaceModel
 from recognition.selectors import active_face_model
 from recognition.services import engine_for
+from tenants.errors import ServiceError
 from tenants.models import Tenant
+from vectors.basis import query_embedding
 
 from . import cache
 from .models import SearchAudit
@@ -28,13 +29,11 @@ from .query import MAX_TOP_K, SearchFilters, similar_faces
 DEFAULT_TOP_K = 20
 
 
-class SearchError(Exception):
+class SearchError(ServiceError):
     """A search that cannot run, with a reason for the user and a code for programs."""
 
-    def __init__(self, detail: str, code: str = "invalid-search"):
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code
+    def __init__(self, detail: str, code: str = "invalid-search", **kwargs):
+        super().__init__(detail, code, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,12 @@ class SearchResult:
 
 
 def _model() -> FaceModel:
-    return active_face_model(tenant=Tenant.objects.get(schema_name=connection.schema_name))
+    # Requests carry the tenant on the connection (django-tenants); other callers
+    # (tasks, commands) have only its schema.
+    tenant = connection.tenant
+    if not isinstance(tenant, Tenant):
+        tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    return active_face_model(tenant=tenant)
 
 
 def query_photo_pixels(photo: BinaryIO):
@@ -85,7 +89,7 @@ def query_photo_pixels(photo: BinaryIO):
                 max_pixels=recognition_setting("MAX_QUERY_PIXELS"),
             )
         except MediaRejected as exc:
-            raise SearchError(exc.reason, exc.code) from None
+            raise SearchError(exc.reason, exc.code, http_status=exc.http_status) from None
     return image
 
 

@@ -1,18 +1,16 @@
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from media_ingest.models import MediaFile, Source
 from recognition.selectors import active_face_model
-from tenants.roles import role_of
+from tenants.access import Action, member_required
 
 from .models import SearchAudit
 from .query import MAX_TOP_K
 from .services import DEFAULT_TOP_K
 
 
-@login_required
+@member_required(Action.VIEW)
 def search_page(request):
     """The page posts to /api/v1/search/ and draws the results (static/js/search.js)."""
     model = active_face_model(tenant=request.tenant)
@@ -30,11 +28,8 @@ def search_page(request):
     )
 
 
-@login_required
+@member_required(Action.MANAGE, "Only owners and admins read the search log.")
 def search_audit(request):
-    role = role_of(request.user)
-    if role is None or not role.manages_tenant:
-        raise PermissionDenied("Only owners and admins read the search log.")
     audits = SearchAudit.objects.select_related("user", "face_model")
     page = Paginator(audits, 50).get_page(request.GET.get("page"))
     return render(request, "search/audit.html", {"page": page, "query": ""})

@@ -6,9 +6,8 @@ from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import permissions, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from .roles import role_of
+from .api_views import TenantAPIView
 from .security import lockout_response
 from .throttles import MemberRateThrottle
 
@@ -63,12 +62,12 @@ class MeSerializer(serializers.Serializer):
     )
 
 
-class MeView(APIView):
+class MeView(TenantAPIView):
     """The authenticated user, their role and their tenant."""
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
-        role = role_of(request.user)
+        role = self.principal.role
         tenant = request.tenant
         return Response(
             {

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 
-from .roles import Role
+from .access import Action, Principal
 
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
-    roles: frozenset[Role]
+    action: str  # shown to principals who may do it (tenants.access)
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,10 @@ _nav: list[NavItem] = []
 _counts: list[DashboardCount] = []
 
 
-def register_nav(label: str, url_name: str, *, roles: set[Role] | None = None) -> None:
+def register_nav(label: str, url_name: str, *, action: str = Action.VIEW) -> None:
     if any(item.url_name == url_name for item in _nav):
         return
-    _nav.append(NavItem(label, url_name, frozenset(roles or set(Role))))
+    _nav.append(NavItem(label, url_name, action))
 
 
 def register_count(label: str, count: Callable[[], int]) -> None:
@@ -42,8 +42,8 @@ def register_count(label: str, count: Callable[[], int]) -> None:
     _counts.append(DashboardCount(label, count))
 
 
-def nav_for(role: Role | None) -> list[NavItem]:
-    return [item for item in _nav if role in item.roles]
+def nav_for(principal: Principal) -> list[NavItem]:
+    return [item for item in _nav if principal.may(item.action)]
 
 
 def dashboard_counts() -> list[tuple[str, int]]:
@@ -52,5 +52,5 @@ def dashboard_counts() -> list[tuple[str, int]]:
 
 
 register_nav("Dashboard", "dashboard")
-register_nav("Members", "members", roles={Role.OWNER, Role.ADMIN})
+register_nav("Members", "members", action=Action.MANAGE)
 register_count("Members", lambda: get_user_model().objects.filter(is_active=True).count())

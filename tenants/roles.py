@@ -84,9 +84,21 @@ def ensure_roles() -> dict[Role, Group]:
 
 
 def role_of(user) -> Role | None:
-    """The user's role in the current tenant (the highest, should several be set)."""
-    names = {group.name for group in user.groups.all()}
-    return next((role for role in Role if role.value in names), None)
+    """The user's role in the current tenant (the highest, should several be set).
+
+    Kept on the user object per schema: a request asks once, however many
+    views, templates and checks want it (``member_set_role`` forgets it).
+    """
+    known = user.__dict__.setdefault("_tenant_roles", {})
+    schema = connection.schema_name
+    if schema not in known:
+        names = {group.name for group in user.groups.all()}
+        known[schema] = next((role for role in Role if role.value in names), None)
+    return known[schema]
+
+
+def forget_role(user) -> None:
+    user.__dict__.pop("_tenant_roles", None)
 
 
 def sync_roles_after_migrate(sender, apps=None, **kwargs) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from .models import Domain, Tenant
-from .roles import Role, ensure_roles
+from .roles import Role, ensure_roles, forget_role
 
 
 class TenantError(Exception):
@@ -135,5 +135,6 @@ def member_set_role(*, user, role: Role) -> None:
     """Give the user exactly this role; owners and admins may use the Django admin."""
     groups = ensure_roles()
     user.groups.set([groups[role]])
+    forget_role(user)
     user.is_staff = role.manages_tenant
     user.save(update_fields=["is_staff"])

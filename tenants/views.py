@@ -2,18 +2,18 @@ import mimetypes
 import re
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from . import selectors, services
+from .access import Action, member_required
 from .forms import EmailAuthenticationForm, MemberAddForm
 from .portal import dashboard_counts
-from .roles import Role, role_of
+from .roles import Role
 
 
 class PortalLoginView(LoginView):
@@ -22,21 +22,13 @@ class PortalLoginView(LoginView):
     redirect_authenticated_user = True
 
 
-def _require_manager(user) -> Role:
-    role = role_of(user)
-    if role is None or not role.manages_tenant:
-        raise PermissionDenied("Only owners and admins manage members.")
-    return role
-
-
-@login_required
+@member_required(Action.VIEW)
 def dashboard(request):
     return render(request, "tenants/dashboard.html", {"counts": dashboard_counts()})
 
 
-@login_required
+@member_required(Action.MANAGE, "Only owners and admins manage members.")
 def members(request):
-    _require_manager(request.user)
     form = MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         password = services.generate_password()
@@ -60,7 +52,7 @@ def members(request):
 
 
 @require_GET
-@login_required
+@member_required(Action.VIEW)
 def protected_media(request, path: str):
     """Serve a file from the current tenant's media prefix to its signed-in members.
 

@@ -23,6 +23,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every error as {"code", "detail", ...} (tenants.api_errors).
+    "EXCEPTION_HANDLER": "tenants.api_errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": FACET_THROTTLES,
     # Throttles count per client address: trust X-Forwarded-For only as far as
     # the configured proxies (None would believe whatever a client sends).
@@ -50,6 +52,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenants.api_schema.add_error_responses",
+    ],
     # One name per choice set that several serializers share.
     "ENUM_NAME_OVERRIDES": {
         "MediaKindEnum": "media_ingest.models.MediaFile.Kind",

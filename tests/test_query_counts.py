@@ -1,0 +1,97 @@
+"""Queries per request on the hot endpoints, pinned (tests/querycount.py).
+
+Each count holds whatever the number of rows: the lists are measured with
+several files, faces and tracks, and a second, larger set must cost the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.test import Client
+from django_tenants.utils import schema_context
+from knox.models import AuthToken
+
+from media_ingest.models import FaceTrack
+from tests import factories
+from tests.querycount import assert_query_count
+
+
+def _catalogue(model, files: int, faces_per_file: int) -> list:
+    rng = np.random.default_rng(files)
+    media = []
+    for _ in range(files):
+        item = factories.media_file(kind="video", face_count=faces_per_file)
+        for ordinal in range(faces_per_file):
+            track = FaceTrack.objects.create(
+                media=item, ordinal=ordinal, first_time_s=ordinal, last_time_s=ordinal + 1,
+                frame_count=3,
+            )  # fmt: skip
+            vector = rng.standard_normal(128).astype(np.float32)
+            factories.face(
+                media=item, face_model=model, embedding=vector / np.linalg.norm(vector),
+                ordinal=ordinal, track=track,
+            ).save()  # fmt: skip
+        media.append(item)
+    return media
+
+
+@pytest.fixture
+def api(alpha):
+    with schema_context(alpha.schema_name):
+        _, token = AuthToken.objects.create(alpha.user(alpha.owner))
+    return Client(HTTP_HOST=alpha.host, HTTP_AUTHORIZATION=f"Token {token}")
+
+
+# Tenant by host; token; the member's role; then the endpoint's own queries.
+TOKEN_REQUEST = 4
+
+
+@pytest.mark.parametrize("files", [3, 12])
+def test_media_list(alpha, api, model, files):
+    with schema_context(alpha.schema_name):
+        _catalogue(model, files, 2)
+    with assert_query_count(TOKEN_REQUEST + 2):  # count, page
+        response = api.get("/api/v1/media/")
+    assert response.status_code == 200 and response.json()["count"] == files
+
+
+@pytest.mark.parametrize("faces", [2, 9])
+def test_media_detail_with_its_faces_and_tracks(alpha, api, model, faces):
+    with schema_context(alpha.schema_name):
+        [media] = _catalogue(model, 1, faces)
+    with assert_query_count(TOKEN_REQUEST + 3):  # the file, its faces, its tracks + best faces
+        response = api.get(f"/api/v1/media/{media.pk}/")
+    body = response.json()
+    assert len(body["faces"]) == faces and len(body["tracks"]) == faces
+    assert all(track["face_id"] for track in body["tracks"])
+
+
+@pytest.mark.parametrize("files", [2, 8])
+def test_face_browser_page(alpha, model, files):
+    with schema_context(alpha.schema_name):
+        _catalogue(model, files, 3)
+    client = alpha.client(alpha.owner)
+    # Tenant, session, user, role; the page: count + faces (the navigation reuses the role).
+    with assert_query_count(6):
+        response = client.get("/faces/")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("files", [2, 8])
+def test_search_by_stored_face(alpha, api, model, files):
+    with schema_context(alpha.schema_name):
+        media = _catalogue(model, files, 3)
+        face_id = media[0].faces.first().pk
+    # The throttle's count in the cache (read, cull count, savepoint, read, write,
+    # release); the tenant's model (its choice, the default); the query face; the
+    # cache generation and result; the plan estimate; the search (savepoint,
+    # SET LOCAL, the query, RESET inside this test's transaction, release); the
+    # hits' rows; the cache write (5, as the throttle's); the audit row.
+    with assert_query_count(TOKEN_REQUEST + 24):
+        response = api.post(
+            "/api/v1/search/",
+            {"face_id": face_id, "threshold": -1},
+            content_type="application/json",
+        )
+    assert response.status_code == 200 and response.json()["results"]
