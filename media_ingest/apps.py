@@ -6,20 +6,17 @@ class MediaIngestConfig(AppConfig):
     verbose_name = "Media"
 
     def ready(self) -> None:
+        from tenants.access import Action
         from tenants.portal import register_count, register_nav
-        from tenants.roles import Role
-        from tenants.tasks import schedule_every
+        from vectors.tables import register as register_embedding_table
 
+        from .embeddings import FACE_TABLE
         from .models import Face, MediaFile
 
+        register_embedding_table(FACE_TABLE)
         register_nav("Library", "media-library")
-        register_nav("Upload", "media-upload", roles={Role.OWNER, Role.ADMIN, Role.OPERATOR})
+        register_nav("Upload", "media-upload", action=Action.ADD)
         register_nav("Faces", "face-browser")
         register_count("Files", MediaFile.objects.count)
         register_count("Faces", Face.objects.count)
-        schedule_every(
-            self,
-            name="Re-queue stuck media",
-            func="media_ingest.maintenance.requeue_stuck_media_everywhere",
-            minutes=5,
-        )
+        from . import maintenance, tasks  # noqa: F401  (register the tenant tasks)

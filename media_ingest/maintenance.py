@@ -30,7 +30,7 @@ def stuck_media():
     return MediaFile.objects.filter(stuck)
 
 
-@tenant_task
+@tenant_task(timeout_s=120)
 def requeue_stuck_media() -> int:
     """Idempotent processing and the attempt counter make a spare delivery harmless."""
     media = list(stuck_media())

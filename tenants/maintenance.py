@@ -6,7 +6,7 @@ from knox.models import AuthToken
 from .tasks import tenant_task
 
 
-@tenant_task
+@tenant_task(timeout_s=120)
 def purge_expired_tokens() -> int:
     """Delete the current tenant's expired API tokens; returns how many went."""
     deleted, _ = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
@@ -14,22 +14,10 @@ def purge_expired_tokens() -> int:
 
 
 def purge_expired_tokens_everywhere() -> int:
-    """Scheduled hourly on the public side: one purge task per tenant."""
+    """Scheduled hourly (settings.FACET_SCHEDULES): one purge task per tenant."""
     from .selectors import tenant_list
 
     tenants = list(tenant_list())
     for tenant in tenants:
         purge_expired_tokens.enqueue(schema_name=tenant.schema_name)
     return len(tenants)
-
-
-def schedule_maintenance() -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name="Purge expired API tokens",
-        defaults={
-            "func": "tenants.maintenance.purge_expired_tokens_everywhere",
-            "schedule_type": Schedule.HOURLY,
-        },
-    )

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.management import call_command
 
 from . import selectors, services
-from .maintenance import schedule_maintenance
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,11 @@ def _credentials_file() -> Path:
 
 
 def platform_prepare(*, verbosity: int = 0) -> None:
-    """Migrate every schema, create the cache table and the public host. Idempotent."""
+    """Migrate every schema (which writes the schedules), create the cache table
+    and the public host. Idempotent."""
     call_command("migrate_schemas", interactive=False, verbosity=verbosity)
     call_command("createcachetable", verbosity=verbosity)
     services.public_tenant_ensure(domain=settings.FACET_PUBLIC_HOST)
-    schedule_maintenance()
 
 
 def demo_tenant_ensure(*, port: int) -> DemoAccess:

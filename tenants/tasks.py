@@ -6,7 +6,14 @@ or are not yet visible), and it runs through one runner that enters the
 schema and always leaves it, so a worker never carries one tenant's schema
 into the next task.
 
-    @tenant_task
+Every task declares its budget: the seconds a worker may spend on one run
+before the cluster stops it. A budget must stay below the broker's lease
+(Q_RETRY), or a task still running would be handed to a second worker; the
+system check ``tenants.E001`` refuses settings where one does not (it runs
+before `qcluster` and `run_platform` start). Apps import their task modules
+in ``AppConfig.ready()`` so that the check sees every task.
+
+    @tenant_task(timeout_s=60)
     def rebuild_thumbnails(media_id: int) -> None: ...
 
     rebuild_thumbnails.enqueue(media_id, schema_name=connection.schema_name)
@@ -18,12 +25,12 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
 import sentry_sdk
 from django.db import transaction
-from django.db.models.signals import post_migrate
 from django_q.tasks import async_task
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -31,7 +38,19 @@ from .models import Tenant
 
 logger = logging.getLogger(__name__)
 
-_REGISTRY: dict[str, Callable[..., Any]] = {}
+
+@dataclass(frozen=True)
+class TenantTaskSpec:
+    path: str
+    func: Callable[..., Any]
+    timeout_s: int
+
+
+_REGISTRY: dict[str, TenantTaskSpec] = {}
+
+
+def registered_tasks() -> list[TenantTaskSpec]:
+    return list(_REGISTRY.values())
 
 
 class TenantTaskError(Exception):
@@ -59,12 +78,17 @@ def enqueue_tenant_task(
     """Queue ``func(*args, **kwargs)`` to run in ``schema_name`` once this transaction commits.
 
     Arguments must be primitives (ids, strings): the task reloads what it needs.
-    ``q_options`` passes django-q2 options such as ``timeout`` or ``cluster``.
+    ``q_options`` passes django-q2 options such as ``cluster``; the timeout is
+    the task's declared budget.
     """
     _require_tenant_schema(schema_name)
     path = func if isinstance(func, str) else _dotted_path(func)
-    _registered(path)
-    options = {"task_name": f"{schema_name}:{path.rsplit('.', 1)[-1]}", **(q_options or {})}
+    spec = _registered(path)
+    options = {
+        "task_name": f"{schema_name}:{path.rsplit('.', 1)[-1]}",
+        "timeout": spec.timeout_s,
+        **(q_options or {}),
+    }
 
     def send() -> None:
         async_task(run_tenant_task, schema_name, path, *args, q_options=options, **kwargs)
@@ -72,22 +96,22 @@ def enqueue_tenant_task(
     transaction.on_commit(send, robust=False)
 
 
-def _registered(path: str) -> Callable[..., Any]:
+def _registered(path: str) -> TenantTaskSpec:
     """The task at ``path``; its module is imported first in a fresh worker."""
     if path not in _REGISTRY:
         module, _, _ = path.rpartition(".")
         with contextlib.suppress(ImportError):
             import_module(module)
-    func = _REGISTRY.get(path)
-    if func is None:
+    spec = _REGISTRY.get(path)
+    if spec is None:
         raise TenantTaskError(f"{path} is not a registered tenant task (use @tenant_task).")
-    return func
+    return spec
 
 
 def run_tenant_task(schema_name: str, path: str, *args: Any, **kwargs: Any) -> Any:
     """The one entry point workers call: enter the tenant's schema, run, restore."""
     _require_tenant_schema(schema_name)
-    func = _registered(path)
+    func = _registered(path).func
     with schema_context(get_public_schema_name()):
         if not Tenant.objects.filter(schema_name=schema_name).exists():
             raise TenantTaskError(f"No tenant has the schema {schema_name!r}.")
@@ -102,35 +126,22 @@ def run_tenant_task(schema_name: str, path: str, *args: Any, **kwargs: Any) -> A
             raise
 
 
-def tenant_task(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``func`` as a tenant task and give it ``.enqueue(*args, schema_name=...)``."""
-    path = _dotted_path(func)
-    _REGISTRY[path] = func
+def tenant_task(*, timeout_s: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a tenant task with its budget and give it ``.enqueue(*args, schema_name=...)``."""
+    if not isinstance(timeout_s, int) or timeout_s <= 0:
+        raise TenantTaskError("A tenant task declares its budget: timeout_s, in seconds.")
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs)
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        path = _dotted_path(func)
+        _REGISTRY[path] = TenantTaskSpec(path, func, timeout_s)
 
-    wrapper.enqueue = functools.partial(enqueue_tenant_task, path)  # type: ignore[attr-defined]
-    wrapper.task_path = path  # type: ignore[attr-defined]
-    return wrapper
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return func(*args, **kwargs)
 
+        wrapper.enqueue = functools.partial(enqueue_tenant_task, path)  # type: ignore[attr-defined]
+        wrapper.task_path = path  # type: ignore[attr-defined]
+        wrapper.timeout_s = timeout_s  # type: ignore[attr-defined]
+        return wrapper
 
-def schedule_every(app_config: Any, *, name: str, func: str, minutes: int) -> None:
-    """Keep django-q2's periodic schedule ``name`` (the dotted ``func``, every
-    ``minutes``) in step with the code: written each time ``app_config`` is
-    migrated in the public schema, where django-q2 keeps its schedules."""
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        from django.db import connection
-        from django_q.models import Schedule
-
-        if connection.schema_name == get_public_schema_name():
-            Schedule.objects.update_or_create(
-                name=name,
-                defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes},
-            )
-
-    post_migrate.connect(
-        receiver, sender=app_config, weak=False, dispatch_uid=f"{app_config.label}:{name}"
-    )
+    return register

@@ -15,7 +15,7 @@ from .database import (  # noqa: F401
 from .env import env_int, env_str
 from .observability import LOGGING, PROMETHEUS_EXPORT_MIGRATIONS, SENTRY_DSN  # noqa: F401
 from .paths import BASE_DIR, VAR_DIR
-from .queue import CACHES, Q_CLUSTER, Q_INFLIGHT_DIR, REDIS_URL  # noqa: F401
+from .queue import CACHES, FACET_SCHEDULES, Q_CLUSTER, Q_INFLIGHT_DIR, REDIS_URL  # noqa: F401
 from .realtime import CHANNEL_LAYERS, FACET_WS_RECHECK_SECONDS  # noqa: F401
 from .security import *  # noqa: F403
 
@@ -53,6 +53,7 @@ TENANT_APPS = [
     "knox",
     # Sign-in attempts are kept per schema, beside the accounts they concern.
     "axes",
+    "vectors",
     "media_ingest",
     "search",
 ]

@@ -35,7 +35,9 @@ Q_CLUSTER = {
     "orm": "default",
     "workers": env_int("Q_WORKERS", 2),
     "timeout": env_int("Q_TIMEOUT", 600),
-    "retry": env_int("Q_RETRY", 720),
+    # The lease: a task not acknowledged after this long goes to another worker.
+    # Above every tenant task's budget (system check tenants.E001).
+    "retry": env_int("Q_RETRY", 1500),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
     "ack_failures": True,
     "save_limit": 1000,
@@ -55,3 +57,23 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
 # task handed back at once (tenants.queue_leases). Local to the host: the
 # sentinel and its workers always share one.
 Q_INFLIGHT_DIR = env_str("Q_INFLIGHT_DIR", str(VAR_DIR / "run" / "queue"))
+
+# Every periodic job of the platform, in one place. `migrate_schemas` (the
+# public schema's migration) writes them into django-q2's schedule table, so
+# every deployment has them (tenants.schedules); one that is no longer listed
+# here is removed. Each function runs on the public side and queues one
+# tenant task per tenant.
+FACET_SCHEDULES = {
+    "Purge expired API tokens": {
+        "func": "tenants.maintenance.purge_expired_tokens_everywhere",
+        "minutes": 60,
+    },
+    "Re-queue stuck media": {
+        "func": "media_ingest.maintenance.requeue_stuck_media_everywhere",
+        "minutes": 5,
+    },
+    "Fit embedding storage bases": {
+        "func": "vectors.tasks.fit_bases_everywhere",
+        "minutes": 15,
+    },
+}

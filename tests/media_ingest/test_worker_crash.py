@@ -29,9 +29,9 @@ def test_killed_worker_mid_task_file_finishes_exactly_once(
     committed, test_subprocess_env, tmp_path
 ):
     photo = shared_file("groups", "dlib_bald_guys.jpg").read_bytes()
-    # The production lease: the ORM broker would re-deliver only after 12 minutes.
+    # The production lease: the ORM broker would re-deliver only after 25 minutes.
     # The replacement worker hands the dead one's task back at once instead.
-    env = {**test_subprocess_env, "Q_WORKERS": "1", "Q_TIMEOUT": "600", "Q_RETRY": "720"}
+    env = {**test_subprocess_env, "Q_WORKERS": "1", "Q_TIMEOUT": "600", "Q_RETRY": "1500"}
     with schema_context(ALPHA.schema_name):
         job = services.job_create(source=Source.API)
         media_id = services.media_accept(
@@ -58,7 +58,7 @@ def test_killed_worker_mid_task_file_finishes_exactly_once(
 
 def _kill_the_worker_mid_file_then_wait(media_id: int, log: Path) -> MediaFile:
     killed = False
-    deadline = time.monotonic() + 90  # far below the 720 s lease
+    deadline = time.monotonic() + 90  # far below the 1500 s lease
     while time.monotonic() < deadline:
         with schema_context(ALPHA.schema_name):
             media = MediaFile.objects.get(pk=media_id)

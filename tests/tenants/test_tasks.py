@@ -14,12 +14,12 @@ from tenants.tasks import TenantTaskError, enqueue_tenant_task, run_tenant_task,
 from tests.conftest import ALPHA, BETA, running_process
 
 
-@tenant_task
+@tenant_task(timeout_s=30)
 def current_schema() -> str:
     return connection.schema_name
 
 
-@tenant_task
+@tenant_task(timeout_s=30)
 def failing_task() -> None:
     raise ValueError("boom")
 
@@ -124,3 +124,59 @@ def _wait_for_the_task_then_check_readiness(log) -> None:
     ready = Client(HTTP_HOST="127.0.0.1").get("/health/ready")
     assert ready.status_code == 200, ready.json()
     assert ready.json()["workers_alive"] is True
+
+
+def test_a_task_is_queued_with_its_own_budget(alpha, django_capture_on_commit_callbacks):
+    from media_ingest.tasks import PROCESS_MEDIA_TIMEOUT_S, process_media
+
+    with django_capture_on_commit_callbacks(execute=True):
+        process_media.enqueue(1, schema_name=alpha.schema_name)
+    [row] = OrmQ.objects.all()
+    payload = SignedPackage.loads(row.payload)
+    assert payload["timeout"] == PROCESS_MEDIA_TIMEOUT_S
+    OrmQ.objects.all().delete()
+
+
+def test_the_video_task_budget_covers_the_decode_budget():
+    from media_ingest.conf import ingest_setting
+    from media_ingest.tasks import process_media
+
+    assert process_media.timeout_s > ingest_setting("VIDEO_TIMEOUT_S") + 60
+
+
+def test_a_task_without_a_budget_cannot_be_declared():
+    with pytest.raises(TypeError):
+
+        @tenant_task
+        def no_budget() -> None: ...
+
+    with pytest.raises(TenantTaskError, match="budget"):
+        tenant_task(timeout_s=0)
+
+
+def test_settings_whose_lease_is_shorter_than_a_budget_are_refused(settings):
+    from tenants.checks import task_budgets_fit_the_lease
+
+    assert task_budgets_fit_the_lease() == []
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "retry": 700}
+    errors = task_budgets_fit_the_lease()
+    assert [e.id for e in errors] == ["tenants.E001"]
+    assert "media_ingest.tasks.process_media" in errors[0].msg
+
+
+def test_a_cluster_refuses_to_start_with_such_settings(test_subprocess_env, tmp_path):
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    out = subprocess.run(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=settings.BASE_DIR,
+        env={**test_subprocess_env, "Q_TIMEOUT": "600", "Q_RETRY": "700"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert "tenants.E001" in out.stderr
