@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 help:
 	@echo "make run    start web, workers and the embedded database (http://demo.localhost:8000)"
 	@echo "make test   install test dependencies and run lint + the whole test suite"
-	@echo "make lint   ruff only"
+	@echo "make lint   ruff and the import layers (lint-imports)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Facet needs Python 3.11 (set PYTHON=...)")'
@@ -51,6 +51,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: install-dev browser lint
 	$(BIN)/python -m pytest
