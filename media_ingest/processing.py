@@ -34,6 +34,7 @@ from .embeddings import FACE_TABLE
 from .models import Face, FaceTrack, MediaFile
 from .progress import media_event
 from .services import job_file_finished
+from .signals import faces_stored
 from .tracking import FrameFace, build_tracks
 from .validation import MediaRejected
 from .video import probe_video, sample_frames
@@ -289,6 +290,11 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
         media.save()
         job_file_finished(job_id=media.job_id, failed=False)
         media_event(media)
+        face_ids = list(media.faces.values_list("pk", flat=True))
+        transaction.on_commit(
+            lambda: faces_stored.send(sender=MediaFile, media_id=media_id, face_ids=face_ids),
+            robust=True,
+        )
     return media
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from tenants.access import Action, member_required, principal_for
 
 from . import selectors, services
+from .annotations import face_names
 from .models import MediaFile, Source
 
 PAGE_SIZE = 24
@@ -63,6 +64,14 @@ def media_detail(request, media_id: int):
         raise Http404("No such file.")
     faces = list(media.faces.all())
     tracks = list(media.tracks.all())
+    principal = principal_for(request)
+    names = face_names()
+    labels = names.names(f.pk for f in faces) if names else {}
+    for face in faces:
+        face.name = labels.get(face.pk)  # None: no name (yet)
+    for track in tracks:
+        track.name = labels.get(track.best_face.pk) if track.best_face else None
+    can_label = bool(names) and principal.may(Action.CHANGE)
     return render(
         request,
         "media_ingest/media_detail.html",
@@ -70,7 +79,9 @@ def media_detail(request, media_id: int):
             "media": media,
             "faces": faces,
             "tracks": tracks,
-            "can_delete": principal_for(request).may(Action.DELETE),
+            "can_delete": principal.may(Action.DELETE),
+            "can_label": can_label,
+            "people": names.people_choices() if can_label else [],
         },
     )
 
@@ -93,7 +104,25 @@ def face_browser(request):
         min_quality = float(request.GET.get("min_quality", 0))
     except ValueError:
         min_quality = 0.0
-    page = Paginator(selectors.face_list(min_quality=min_quality), 48).get_page(
-        request.GET.get("page")
+    names = face_names()
+    person = request.GET.get("person", "")
+    faces = selectors.face_list(min_quality=min_quality)
+    if names is not None and person == "unknown":
+        faces = faces.exclude(pk__in=names.named_face_ids())
+    elif names is not None and person.isdigit():
+        faces = faces.filter(pk__in=names.named_face_ids(int(person)))
+    page = Paginator(faces, 48).get_page(request.GET.get("page"))
+    labels = names.names(f.pk for f in page.object_list) if names else {}
+    for face in page.object_list:
+        face.name = labels.get(face.pk)
+    return render(
+        request,
+        "media_ingest/faces.html",
+        {
+            "page": page,
+            "min_quality": min_quality,
+            "person": person,
+            "people": names.people_choices() if names else [],
+            "query": _pager_query(request),
+        },
     )
-    return render(request, "media_ingest/faces.html", {"page": page, "min_quality": min_quality})

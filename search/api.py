@@ -8,10 +8,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from media_ingest.models import MediaFile, Source
-from recognition.conf import recognition_setting
+from media_ingest.query_photos import refuse_oversized_request
 from tenants.access import Action
 from tenants.api_views import TenantAPIView
-from tenants.errors import ServiceError
 from tenants.throttles import MemberRateThrottle
 
 from .query import MAX_TOP_K
@@ -37,6 +36,9 @@ class SearchRequestSerializer(serializers.Serializer):
     source = serializers.MultipleChoiceField(choices=Source.values, required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+    person = serializers.IntegerField(
+        required=False, help_text="Only faces labelled as this person (photos of them)."
+    )
 
     def validate(self, data):
         if ("image" in data) == ("face_id" in data):
@@ -53,6 +55,7 @@ class SearchRequestSerializer(serializers.Serializer):
             created_from=data.get("created_after"),
             created_to=data.get("created_before"),
             face_index=data.get("face_index"),
+            person_id=data.get("person"),
         )
 
 
@@ -114,7 +117,7 @@ class SearchView(TenantAPIView):
         responses=SearchResponseSerializer,
     )
     def post(self, request):
-        refuse_oversized_photo(request)
+        refuse_oversized_request(request)
         params = SearchRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         result = search_faces(
@@ -124,19 +127,3 @@ class SearchView(TenantAPIView):
             face_id=params.validated_data.get("face_id"),
         )
         return Response(result.as_dict())
-
-
-def refuse_oversized_photo(request) -> None:
-    """413 from Content-Length alone, before the body is parsed, for a photo
-    larger than request-time decoding takes (multipart overhead allowed)."""
-    limit = recognition_setting("MAX_QUERY_BYTES") + 64 * 1024
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return
-    if length > limit:
-        raise ServiceError(
-            f"The photo is larger than the {limit // (1024 * 1024)} MB a search takes.",
-            "too-large",
-            http_status=413,
-        )

@@ -8,6 +8,7 @@ class SearchConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from media_ingest.annotations import names_changed
         from media_ingest.models import MediaFile
         from tenants.access import Action
         from tenants.portal import register_nav
@@ -22,3 +23,4 @@ class SearchConfig(AppConfig):
         post_save.connect(faces_changed, sender=MediaFile, dispatch_uid="search.media_saved")
         post_delete.connect(faces_changed, sender=MediaFile, dispatch_uid="search.media_deleted")
         basis_changed.connect(faces_changed, dispatch_uid="search.basis_changed")
+        names_changed.connect(faces_changed, dispatch_uid="search.names_changed")

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from media_ingest.annotations import face_names
 from media_ingest.embeddings import FACE_TABLE
 from vectors import query as vector_query
 from vectors.query import DEFAULT_OVERSAMPLE, MAX_TOP_K, Plan, RowFilter
@@ -28,15 +29,23 @@ class SearchFilters:
     sources: tuple[str, ...] = ()  # Source values (web, api, zip, watch); empty = any
     created_from: datetime | None = None  # media created_at >= this
     created_to: datetime | None = None  # media created_at < this
+    person_id: int | None = None  # faces labelled as this person ("photos of them")
 
     @property
     def empty(self) -> bool:
-        return not (self.kinds or self.sources or self.created_from or self.created_to)
+        return not (
+            self.kinds or self.sources or self.created_from or self.created_to or self.person_id
+        )
 
     def row_filter(self) -> RowFilter:
         if self.empty:
             return vector_query.NO_FILTER
         conditions, params = [], []
+        if self.person_id is not None:
+            names = face_names()
+            condition, values = names.face_condition_sql(self.person_id) if names else ("false", [])
+            conditions.append(condition)
+            params.extend(values)
         if self.kinds:
             conditions.append("m.kind = ANY(%s)")
             params.append(list(self.kinds))
@@ -49,8 +58,9 @@ class SearchFilters:
         if self.created_to is not None:
             conditions.append("m.created_at < %s")
             params.append(self.created_to)
+        media_filters = self.kinds or self.sources or self.created_from or self.created_to
         return RowFilter(
-            join="JOIN media_ingest_mediafile m ON m.id = f.media_id",
+            join="JOIN media_ingest_mediafile m ON m.id = f.media_id" if media_filters else "",
             conditions=tuple(conditions),
             params=tuple(params),
         )

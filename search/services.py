@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -13,8 +11,7 @@ from django.db import connection
 from django.urls import reverse
 
 from media_ingest.models import Face, FaceTrack, MediaFile
-from media_ingest.validation import MediaRejected, load_validated_image
-from recognition.conf import recognition_setting
+from media_ingest.query_photos import request_photo_pixels
 from recognition.models import FaceModel
 from recognition.selectors import active_face_model
 from recognition.services import engine_for
@@ -45,6 +42,7 @@ class SearchOptions:
     created_from: datetime | None = None
     created_to: datetime | None = None
     face_index: int | None = None  # which face of the query photo; None: the largest
+    person_id: int | None = None  # only faces labelled as this person
 
     def __post_init__(self):
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -75,26 +73,8 @@ def _model() -> FaceModel:
     return active_face_model(tenant=tenant)
 
 
-def query_photo_pixels(photo: BinaryIO):
-    """The photo's pixels, after the same checks as an upload (type, polyglot,
-    decompression bomb, truncation) within the limits for photos decoded during
-    a request (RECOGNITION MAX_QUERY_*). Raises SearchError."""
-    with tempfile.NamedTemporaryFile(prefix="facet-query-") as spooled:
-        shutil.copyfileobj(photo, spooled, 1024 * 1024)
-        spooled.flush()
-        try:
-            _info, image = load_validated_image(
-                spooled.name,
-                max_bytes=recognition_setting("MAX_QUERY_BYTES"),
-                max_pixels=recognition_setting("MAX_QUERY_PIXELS"),
-            )
-        except MediaRejected as exc:
-            raise SearchError(exc.reason, exc.code, http_status=exc.http_status) from None
-    return image
-
-
 def _query_from_photo(photo: BinaryIO, model: FaceModel, face_index: int | None):
-    image = query_photo_pixels(photo)
+    image = request_photo_pixels(photo)
     faces, embeddings = engine_for(model).analyze_batch([image])[0]
     if not faces:
         raise SearchError("No face was found in the photo.", "no-face")
@@ -145,6 +125,7 @@ def search_faces(
         sources=options.sources,
         created_from=options.created_from,
         created_to=options.created_to,
+        person_id=options.person_id,
     )
     key = cache.result_key(
         face_model_id=model.pk,

@@ -256,3 +256,23 @@ def model(db):
     return found or FaceModel.objects.create(
         name="test-128", version="1", engine="dlib", embedding_dim=128, licence="test"
     )
+
+
+@pytest.fixture
+def processing(django_capture_on_commit_callbacks):
+    """Run on-commit work (enqueue, events) then every queued task, like a worker."""
+    from tests.conftest import run_queued_tasks
+
+    class Runner:
+        def __call__(self, action):
+            with django_capture_on_commit_callbacks(execute=True):
+                result = action()
+            # Tasks queue more work on commit (a processed file is matched against
+            # the galleries): run until nothing is left, as the workers would.
+            while True:
+                with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                    ran = run_queued_tasks()
+                if not ran and not callbacks:
+                    return result
+
+    return Runner()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 
@@ -25,27 +26,36 @@ def live_server_url(committed, test_subprocess_env, tmp_path):
         Session.objects.all().delete()
 
 
-@pytest.fixture
-def page():
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextlib.contextmanager
+def chromium_page(extra_args: list[str] = ()):
     from playwright.sync_api import sync_playwright
 
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            executable_path=CHROMIUM, headless=True, args=[*BROWSER_ARGS, *extra_args]
         )
-        yield browser.new_page()
-        browser.close()
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page():
+    with chromium_page() as new_page:
+        yield new_page
 
 
 def test_sign_in_see_dashboard_and_receive_a_live_event(live_server_url, page):
@@ -93,6 +103,10 @@ PAGES = [
     "/search/log/",
     "/members/",
     "/settings/model/",
+    "/people/",
+    "/people/new/",
+    "/identify/",
+    "/identify/log/",
     "/api/docs/",
     "/admin/",
     "/admin/auth/user/",
@@ -131,3 +145,79 @@ def test_library_filters_apply_on_change_without_inline_handlers(live_server_url
     page.goto(f"{live_server_url}/library/")
     page.get_by_label("Kind").select_option("video")
     page.wait_for_url("**/library/?*kind=video*")
+
+
+def _y4m_of(photo_path, path, *, width=640, height=480, frames=10) -> None:
+    """A Y4M clip (what Chromium's fake camera plays) of a photo, centred on grey."""
+    import numpy as np
+    from PIL import Image
+
+    canvas = Image.new("RGB", (width, height), (128, 128, 128))
+    face = Image.open(photo_path).convert("RGB")
+    face = face.resize((face.width * 3 // 2, face.height * 3 // 2))
+    canvas.paste(face, ((width - face.width) // 2, (height - face.height) // 2))
+    rgb = np.asarray(canvas, dtype=np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    u = (b - y) * 0.564 + 128
+    v = (r - y) * 0.713 + 128
+    planes = [y, u[::2, ::2], v[::2, ::2]]
+    frame = b"".join(np.clip(p, 0, 255).astype(np.uint8).tobytes() for p in planes)
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + frame)
+
+
+@pytest.fixture
+def alice(committed):
+    """A person of alpha, committed for the web server's process."""
+    from people import services
+    from people.models import Person
+
+    with schema_context(ALPHA.schema_name):
+        person = services.person_create(name="Angela Merkel", consent_basis="consent")
+    yield person
+    with schema_context(ALPHA.schema_name):
+        for leftover in Person.objects.all():
+            services.person_delete(person=leftover)
+        from people.models import IdentifyAudit
+
+        IdentifyAudit.objects.all().delete()
+    from django_q.models import OrmQ
+
+    OrmQ.objects.all().delete()
+
+
+def test_enrol_from_the_webcam_then_identify(live_server_url, alice, tmp_path):
+    from tests.media_ingest.conftest import shared_file
+    from tests.people.conftest import ALICE
+
+    clip = tmp_path / "camera.y4m"
+    _y4m_of(shared_file("identities", ALICE, f"{ALICE}_0001.jpg"), clip)
+    camera = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
+    with chromium_page(camera) as page:
+        _sign_in(page, live_server_url, ALPHA.owner)
+        page.goto(f"{live_server_url}/people/{alice.pk}/")
+        page.get_by_role("button", name="Use the camera").click()
+        page.get_by_role("button", name="Take 3 shots").click()
+        status = page.locator("[data-webcam-status]")
+        page.wait_for_function(
+            "el => el.textContent.includes('shots enrolled')",
+            arg=status.element_handle(),
+            timeout=90_000,
+        )
+        assert status.inner_text().startswith("3 of 3 shots enrolled."), status.inner_text()
+        page.get_by_role("heading", name="Enrolled faces (3)").wait_for(timeout=30_000)
+
+        page.goto(f"{live_server_url}/identify/")
+        page.get_by_role("button", name="Use the camera").click()
+        page.get_by_role("button", name="Identify this shot").click()
+        named = page.locator("[data-identify-faces] li strong")
+        named.first.wait_for(timeout=60_000)
+        assert named.first.inner_text().startswith("Angela Merkel")
+        assert page.locator(".face-box .face-name").first.inner_text() == "Angela Merkel"

@@ -72,8 +72,9 @@ def test_face_browser_page(alpha, model, files):
     with schema_context(alpha.schema_name):
         _catalogue(model, files, 3)
     client = alpha.client(alpha.owner)
-    # Tenant, session, user, role; the page: count + faces (the navigation reuses the role).
-    with assert_query_count(6):
+    # Tenant, session, user, role; the page: count + faces, their names, the people
+    # to filter by (the navigation reuses the role).
+    with assert_query_count(8):
         response = client.get("/faces/")
     assert response.status_code == 200
 

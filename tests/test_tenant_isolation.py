@@ -61,6 +61,26 @@ ROUTES: dict[str, Route] = {
     "api-me": Route(),
     "api-schema": Route(public=True),
     "api-docs": Route(public=True),
+    "people-list": Route(),
+    "person-new": Route(),
+    "person-detail": Route(kwargs={"person_id": 1}),
+    "person-edit": Route(kwargs={"person_id": 1}),
+    "person-enrol": Route("post", kwargs={"person_id": 1}),
+    "person-merge": Route("post", kwargs={"person_id": 1}),
+    "person-delete": Route("post", kwargs={"person_id": 1}),
+    "person-face-delete": Route("post", kwargs={"person_id": 1, "face_id": 1}),
+    "face-label": Route("post", kwargs={"face_id": 1}),
+    "identify": Route(),
+    "identify-audit": Route(),
+    "api-people": Route(),
+    "api-person": Route(kwargs={"person_id": 1}),
+    "api-person-faces": Route(kwargs={"person_id": 1}),
+    "api-person-face": Route("delete", kwargs={"person_id": 1, "face_id": 1}),
+    "api-person-face-image": Route(kwargs={"person_id": 1, "face_id": 1}),
+    "api-person-merge": Route("post", kwargs={"person_id": 1}),
+    "api-person-appearances": Route(kwargs={"person_id": 1}),
+    "api-face-label": Route("post", kwargs={"face_id": 1}),
+    "api-identify": Route("post"),
 }
 WEBSOCKET_ROUTES = {
     "ws-events"
@@ -85,6 +105,7 @@ def test_every_route_has_a_canary_case():
 
 
 BETA_MEDIA_NAME = "beta-secret-photo.jpg"
+BETA_PERSON_NAME = "Beta Secret Person"
 
 
 @pytest.fixture
@@ -95,14 +116,40 @@ def beta_secrets(alpha, beta):
     (folder / Path(BETA_MEDIA).name).write_bytes(BETA_MEDIA_BYTES)
     with schema_context(beta.schema_name):
         _beta_media_with_a_face()
+        _person_with_a_face(BETA_PERSON_NAME)
     with schema_context(alpha.schema_name):
         _beta_media_with_a_face(name="alpha-photo.jpg")  # alpha has id 1 too
+        _person_with_a_face("Alpha Person")  # person 1 exists in both tenants
     return [
         BETA_MEDIA_BYTES,
         beta.owner.email.encode(),
         beta.viewer.email.encode(),
         BETA_MEDIA_NAME.encode(),
+        BETA_PERSON_NAME.encode(),
     ]
+
+
+def _person_with_a_face(name: str) -> None:
+    from django.utils import timezone
+
+    from media_ingest.models import Face
+    from people.models import EnrolledFace, FaceLabel, Person
+    from recognition.models import FaceModel
+
+    person = Person.objects.create(
+        id=1, name=name, consent_basis="consent", consent_recorded_at=timezone.now()
+    )
+    EnrolledFace.objects.create(
+        id=1,
+        person=person,
+        face_model=FaceModel.objects.get(is_default=True),
+        source="upload",
+        box=[0, 0, 10, 10],
+        quality=0.9,
+        crop=BETA_MEDIA,
+        embedding=[0.1] * 128,
+    )
+    FaceLabel.objects.create(face=Face.objects.get(pk=1), person=person, status="confirmed")
 
 
 def _beta_media_with_a_face(name: str = BETA_MEDIA_NAME) -> None:
@@ -189,6 +236,12 @@ def test_betas_routes_refuse_alphas_session_token_and_anonymous(name, alpha, bet
         "api-media-detail",
         "api-face-image",
         "face-browser",
+        "people-list",
+        "person-detail",
+        "api-people",
+        "api-person",
+        "api-person-appearances",
+        "api-person-face-image",
     ],
 )
 def test_the_canary_can_see_beta_data_when_signed_in_to_beta(name, beta, beta_secrets):

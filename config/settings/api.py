@@ -60,5 +60,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MediaKindEnum": "media_ingest.models.MediaFile.Kind",
         "MediaSourceEnum": "media_ingest.models.Source",
+        "MediaStatusEnum": "media_ingest.models.MediaFile.Status",
+        "FaceLabelStatusEnum": "people.models.FaceLabel.Status",
     },
 }

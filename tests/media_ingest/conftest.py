@@ -76,18 +76,3 @@ def astronaut_jpeg() -> bytes:
 @pytest.fixture(autouse=True)
 def _watch_folder_in_tmp(settings, tmp_path):
     settings.INGEST = {"WATCH_DIR": tmp_path / "watch", "WATCH_INTERVAL_S": 0.05}
-
-
-@pytest.fixture
-def processing(django_capture_on_commit_callbacks):
-    """Run on-commit work (enqueue, events) then every queued task, like a worker."""
-    from tests.conftest import run_queued_tasks
-
-    class Runner:
-        def __call__(self, action):
-            with django_capture_on_commit_callbacks(execute=True):
-                result = action()
-            run_queued_tasks()
-            return result
-
-    return Runner()

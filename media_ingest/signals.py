@@ -1,0 +1,7 @@
+"""What the catalogue tells the apps above it, which it does not import."""
+
+from django.dispatch import Signal
+
+# Sent after the transaction that stored a file's faces commits, inside the
+# tenant's schema: media_id, face_ids.
+faces_stored = Signal()

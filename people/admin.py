@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from tenants.admin_site import tenant_admin_site
+
+from .models import IdentifyAudit, Person
+
+
+@admin.register(Person, site=tenant_admin_site)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("name", "external_id", "consent_basis", "consent_recorded_at")
+    search_fields = ("name", "external_id")
+    list_filter = ("consent_basis",)
+    readonly_fields = ("consent_recorded_at", "consent_recorded_by", "photo")
+    exclude = ()
+
+    def has_add_permission(self, request):
+        # People are added in the portal, which records the consent and enrols faces.
+        return False
+
+
+@admin.register(IdentifyAudit, site=tenant_admin_site)
+class IdentifyAuditAdmin(admin.ModelAdmin):
+    """Read-only: an audit log that can be edited is not one."""
+
+    list_display = ("created_at", "user", "face_count")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

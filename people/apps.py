@@ -1,0 +1,30 @@
+from django.apps import AppConfig
+
+
+class PeopleConfig(AppConfig):
+    """People with consent, their enrolled faces, "who is this?", and names on
+    the catalogue's faces (a tenant app on the vectors layer)."""
+
+    name = "people"
+    verbose_name = "People"
+
+    def ready(self) -> None:
+        from media_ingest import annotations
+        from media_ingest.signals import faces_stored
+        from tenants.access import Action
+        from tenants.portal import register_count, register_nav
+        from vectors.tables import register as register_embedding_table
+
+        from . import tasks
+        from .embeddings import ENROLLED_TABLE
+        from .models import Person
+        from .selectors import PeopleFaceNames
+
+        register_embedding_table(ENROLLED_TABLE)
+        annotations.register(PeopleFaceNames())
+        register_nav("People", "people-list")
+        register_nav("Who is this?", "identify")
+        register_nav("Identify log", "identify-audit", action=Action.MANAGE)
+        register_count("People", Person.objects.count)
+        # A processed file's faces are matched against the galleries.
+        faces_stored.connect(tasks.queue_media_matching, dispatch_uid="people.match_media")
