@@ -26,6 +26,18 @@ _PHOTO = {
     "properties": {"photo": {"type": "string", "format": "binary"}},
     "required": ["photo"],
 }
+_ENROL_PHOTO = {
+    "type": "object",
+    "properties": {
+        "photo": {"type": "string", "format": "binary"},
+        "face_index": {
+            "type": "integer",
+            "description": "Which face, as numbered by identify (default: the largest)",
+        },
+        "source": {"type": "string", "enum": ["upload", "webcam"]},
+    },
+    "required": ["photo"],
+}
 
 
 class EnrolledFaceSerializer(serializers.ModelSerializer):
@@ -143,7 +155,7 @@ class PersonFacesView(TenantAPIView):
         return Response(EnrolledFaceSerializer(faces, many=True).data)
 
     @extend_schema(
-        request={"multipart/form-data": _PHOTO, "application/json": EnrolByFaceSerializer},
+        request={"multipart/form-data": _ENROL_PHOTO, "application/json": EnrolByFaceSerializer},
         responses={201: EnrolledFaceSerializer},
     )
     def post(self, request, person_id: int):
@@ -153,8 +165,15 @@ class PersonFacesView(TenantAPIView):
             source = request.data.get("source", EnrolledFace.Source.UPLOAD)
             if source not in (EnrolledFace.Source.UPLOAD, EnrolledFace.Source.WEBCAM):
                 source = EnrolledFace.Source.UPLOAD
+            index = request.data.get("face_index")
+            if index not in (None, "") and not str(index).isdigit():
+                raise PeopleError("face_index is a face's number in the photo.", "invalid")
             enrolled = services.enrol_from_photo(
-                person=person, photo=request.FILES["photo"], user=request.user, source=source
+                person=person,
+                photo=request.FILES["photo"],
+                user=request.user,
+                source=source,
+                face_index=int(index) if index not in (None, "") else None,
             )
         else:
             data = EnrolByFaceSerializer(data=request.data)

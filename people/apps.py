@@ -25,6 +25,7 @@ class PeopleConfig(AppConfig):
         register_nav("People", "people-list")
         register_nav("Who is this?", "identify")
         register_nav("Identify log", "identify-audit", action=Action.MANAGE)
+        register_nav("Threshold", "people-threshold", action=Action.MANAGE)
         register_count("People", Person.objects.count)
         # A processed file's faces are matched against the galleries.
         faces_stored.connect(tasks.queue_media_matching, dispatch_uid="people.match_media")

@@ -8,8 +8,10 @@ against everybody who is *not* that person. For every enrolled face, its best
 similarity to the faces of other people is one impostor score; the threshold
 is the (1 - target FAR) quantile of those, so that a stranger scores above it
 for about ``target_far`` of probes. The estimated FAR is the share of
-impostor scores at or above the threshold (0 when the sample is too small to
-show one; the sample size is kept beside it).
+impostor scores at or above the threshold, and never less than one in the
+sample's size: a gallery of 200 faces cannot tell 0.1% from 0.5%, and the
+estimate says so rather than claim 0 (docs/benchmarks.md, "People and
+identification").
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def threshold_for(impostors: np.ndarray, target_far: float) -> tuple[float, floa
     ordered = np.sort(impostors)
     above = math.floor(target_far * len(ordered))  # impostor scores allowed to reach it
     threshold = float(np.nextafter(ordered[-above - 1], np.inf))
-    return threshold, float(np.mean(impostors >= threshold))
+    observed = float(np.mean(impostors >= threshold))
+    return threshold, max(observed, 1.0 / len(ordered))
 
 
 def calibrate(face_model: FaceModel, *, target_far: float | None = None) -> MatchThreshold:

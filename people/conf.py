@@ -18,7 +18,7 @@ DEFAULTS: dict[str, Any] = {
     # they answer unknown, whatever their best score.
     "IDENTIFY_MIN_QUALITY": 0.25,
     # Enrolled faces taken from the index per face, then scored per person.
-    "IDENTIFY_SHORTLIST": 64,
+    "IDENTIFY_SHORTLIST": 16,
     "IDENTIFY_CANDIDATES": 3,
     # The threshold is calibrated from the gallery once it holds this many people.
     "CALIBRATION_MIN_PEOPLE": 20,

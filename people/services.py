@@ -191,15 +191,29 @@ def _refresh_photo(person: Person) -> None:
 
 
 def enrol_from_photo(
-    *, person: Person, photo: BinaryIO, user=None, source=EnrolledFace.Source.UPLOAD
+    *,
+    person: Person,
+    photo: BinaryIO,
+    user=None,
+    source=EnrolledFace.Source.UPLOAD,
+    face_index: int | None = None,
 ) -> EnrolledFace:
-    """Enrol the photo's face (the largest, when clearly the largest). Raises
-    EnrolmentRefused (422) with the reason: no face, several, too small, blurred,
-    turned away; MediaRejected for a file that is not a usable photo."""
+    """Enrol the photo's face: the one at ``face_index`` (in the order
+    identification answers), or else the largest, when clearly the largest.
+    Raises EnrolmentRefused (422) with the reason: no face, several, too small,
+    blurred, turned away; MediaRejected for a file that is not a usable photo."""
     image = request_photo_pixels(photo)
     face_model = tenant_model()
     faces, embeddings = engine_for(face_model).analyze_batch([image])[0]
-    chosen = the_one_face(faces)
+    if face_index is None:
+        chosen = the_one_face(faces)
+    elif 0 <= face_index < len(faces):
+        chosen = face_index
+    else:
+        raise EnrolmentRefused(
+            f"The photo has {len(faces)} faces: face_index must be 0 to {len(faces) - 1}.",
+            "no-such-face",
+        )
     face = faces[chosen]
     check_face(image, face)
     return _store_enrolled(

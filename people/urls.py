@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("people/", views.people_list, name="people-list"),
     path("people/new/", views.person_new, name="person-new"),
+    path("people/threshold/", views.threshold_settings, name="people-threshold"),
     path("people/<int:person_id>/", views.person_detail, name="person-detail"),
     path("people/<int:person_id>/edit/", views.person_edit, name="person-edit"),
     path("people/<int:person_id>/enrol/", views.person_enrol, name="person-enrol"),

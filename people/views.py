@@ -191,10 +191,14 @@ def face_label(request, face_id: int):
 def identify(request):
     """The page posts to /api/v1/identify/ and draws the answer (static/js/identify.js)."""
     model = tenant_model()
+    can_enrol = principal_for(request).may(Action.ADD)
+    people = (
+        [{"id": p.pk, "name": p.name} for p in Person.objects.order_by("name")] if can_enrol else []
+    )
     return render(
         request,
         "people/identify.html",
-        {"model": model, "threshold": current_threshold(model)},
+        {"model": model, "threshold": current_threshold(model), "people": people},
     )
 
 
@@ -203,3 +207,31 @@ def identify_audit(request):
     audits = IdentifyAudit.objects.select_related("user", "face_model")
     page = Paginator(audits, 50).get_page(request.GET.get("page"))
     return render(request, "people/audit.html", {"page": page, "query": ""})
+
+
+TARGET_FARS = (0.01, 0.001, 0.0001)
+
+
+@member_required(Action.MANAGE, "Only owners and admins set the identification threshold.")
+def threshold_settings(request):
+    """The tenant's identification threshold: the target false-accept rate the
+    owner picks, and what calibration on the gallery made of it."""
+    from .calibration import calibrate
+
+    model = tenant_model()
+    if request.method == "POST":
+        try:
+            target = float(request.POST.get("target_far", ""))
+        except ValueError:
+            target = 0.0
+        if target not in TARGET_FARS:
+            messages.error(request, "Choose one of the offered rates.")
+        else:
+            record = calibrate(model, target_far=target)
+            messages.success(request, f"Recalibrated: the threshold is now {record.threshold:.3f}.")
+            return redirect("people-threshold")
+    return render(
+        request,
+        "people/threshold.html",
+        {"model": model, "threshold": current_threshold(model), "targets": TARGET_FARS},
+    )

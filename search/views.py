@@ -1,6 +1,7 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from media_ingest.annotations import face_names
 from media_ingest.models import MediaFile, Source
 from recognition.selectors import active_face_model
 from tenants.access import Action, member_required
@@ -24,6 +25,7 @@ def search_page(request):
             "kinds": MediaFile.Kind.choices,
             "sources": Source.choices,
             "face_id": request.GET.get("face_id", ""),
+            "people": names.people_choices() if (names := face_names()) else [],
         },
     )
 

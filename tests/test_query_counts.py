@@ -96,3 +96,42 @@ def test_search_by_stored_face(alpha, api, model, files):
             content_type="application/json",
         )
     assert response.status_code == 200 and response.json()["results"]
+
+
+@pytest.mark.parametrize("people", [3, 15])
+def test_people_list(alpha, api, model, people):
+    from django.utils import timezone
+
+    from people.models import EnrolledFace, Person
+
+    with schema_context(alpha.schema_name):
+        for n in range(people):
+            person = Person.objects.create(
+                name=f"P{n}", consent_basis="consent", consent_recorded_at=timezone.now()
+            )
+            face = EnrolledFace.objects.create(
+                person=person, face_model=model, source="upload", box=[0, 0, 1, 1],
+                quality=1, crop=f"c{n}.jpg", embedding=[0.1] * 128,
+            )  # fmt: skip
+            Person.objects.filter(pk=person.pk).update(photo=face)
+    with assert_query_count(TOKEN_REQUEST + 2):  # count, the page with photos and counts
+        response = api.get("/api/v1/people/")
+    assert response.json()["count"] == people
+
+
+@pytest.mark.parametrize("files", [2, 9])
+def test_person_appearances(alpha, api, model, files):
+    from django.utils import timezone
+
+    from people.models import FaceLabel, Person
+
+    with schema_context(alpha.schema_name):
+        person = Person.objects.create(
+            name="P", consent_basis="consent", consent_recorded_at=timezone.now()
+        )
+        for item in _catalogue(model, files, 1):
+            FaceLabel.objects.create(face=item.faces.first(), person=person, status="suggested")
+    # The person; count; the page of labels with their faces and files.
+    with assert_query_count(TOKEN_REQUEST + 3):
+        response = api.get(f"/api/v1/people/{person.pk}/appearances/")
+    assert response.json()["count"] == files

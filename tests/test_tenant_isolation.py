@@ -63,6 +63,7 @@ ROUTES: dict[str, Route] = {
     "api-docs": Route(public=True),
     "people-list": Route(),
     "person-new": Route(),
+    "people-threshold": Route(),
     "person-detail": Route(kwargs={"person_id": 1}),
     "person-edit": Route(kwargs={"person_id": 1}),
     "person-enrol": Route("post", kwargs={"person_id": 1}),

@@ -12,6 +12,37 @@ const result = document.querySelector("[data-identify-result]");
 const figure = result.querySelector("[data-identify-figure]");
 const image = result.querySelector("[data-identify-image]");
 const list = result.querySelector("[data-identify-faces]");
+// People a face may be enrolled for (only for members who may add).
+const people = JSON.parse(document.getElementById("identify-people")?.textContent || "[]");
+let lastPhoto = null;
+
+function enrolForm(index, face) {
+  const holder = document.createElement("span");
+  holder.className = "face-label-form";
+  const select = document.createElement("select");
+  select.setAttribute("aria-label", "Who is this");
+  for (const person of people) {
+    const option = new Option(person.name, person.id, false, face.person?.id === person.id);
+    select.append(option);
+  }
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "This is them: enrol";
+  const note = document.createElement("span");
+  note.className = "hint";
+  button.addEventListener("click", async () => {
+    const data = new FormData();
+    data.append("photo", lastPhoto);
+    data.append("face_index", index);
+    const response = await fetch(`/api/v1/people/${select.value}/faces/`, {
+      method: "POST", body: data, headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin",
+    });
+    const reply = await response.json();
+    note.textContent = response.ok ? " Enrolled." : ` Not enrolled: ${reply.detail}`;
+  });
+  holder.append(select, button, note);
+  return holder;
+}
 
 function showError(text) {
   errorBox.textContent = text;
@@ -53,6 +84,7 @@ function draw(answer, width, height) {
         .map((c) => `${c.person.name} ${c.similarity.toFixed(2)}`).join(", ");
       item.append(others);
     }
+    if (people.length) item.append(enrolForm(i, face));
     list.append(item);
   });
   if (!answer.faces.length) {
@@ -77,6 +109,7 @@ async function identify(file) {
     showError(answer.detail || "The photo could not be identified.");
     return;
   }
+  lastPhoto = file;
   const url = URL.createObjectURL(file);
   image.onload = () => draw(answer, image.naturalWidth, image.naturalHeight);
   image.src = url;

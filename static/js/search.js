@@ -36,8 +36,8 @@ function body() {
   if (photo) data.append("image", photo);
   else if (faceId) data.append("face_id", faceId);
   if (faceIndex !== null) data.append("face_index", faceIndex);
-  for (const name of ["threshold", "top_k", "kind", "source"]) {
-    const value = form.elements[name].value;
+  for (const name of ["threshold", "top_k", "kind", "source", "person"]) {
+    const value = form.elements[name]?.value;
     if (value) data.append(name, value);
   }
   for (const name of ["created_after", "created_before"]) {

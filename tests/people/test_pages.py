@@ -91,3 +91,13 @@ def test_who_is_this_page_and_its_log(alpha, api):
     log = client.get("/identify/log/")
     assert b"unknown" in log.content
     assert alpha.client(alpha.viewer).get("/identify/log/").status_code == 403
+
+
+def test_owners_pick_the_target_far_and_see_the_estimate(alpha):
+    client = alpha.client(alpha.owner)
+    page = client.get("/people/threshold/")
+    assert page.status_code == 200 and b"Not yet" in page.content
+    done = client.post("/people/threshold/", {"target_far": "0.01"}, follow=True)
+    assert b"Recalibrated" in done.content
+    assert client.post("/people/threshold/", {"target_far": "0.5"}, follow=True).status_code == 200
+    assert alpha.client(alpha.viewer).get("/people/threshold/").status_code == 403
