@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import FACES, make_pack_dir
+from bench.load import multipart
 
 TARGETS = (0.01, 0.001)
 
@@ -156,20 +157,6 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))]
 
 
-def _multipart(field: str, path: Path) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = b"".join(
-        [
-            f"--{boundary}\r\n".encode(),
-            f'Content-Disposition: form-data; name="{field}"; filename="{path.name}"\r\n'.encode(),
-            b"Content-Type: image/jpeg\r\n\r\n",
-            path.read_bytes(),
-            f"\r\n--{boundary}--\r\n".encode(),
-        ]
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def _django(var: Path):
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["FACET_VAR_DIR"] = str(var)
@@ -281,7 +268,7 @@ def latency(engines: list[str], queries: int) -> None:
                 "POST", "/api/v1/people/", {"name": f"Merkel {engine}", "consent_basis": "consent"}
             )
             for photo in sorted(person_dir.glob("*.jpg"))[:2]:
-                body, ctype = _multipart("photo", photo)
+                body, ctype = multipart("photo", photo)
                 status, data = client.request(
                     "POST", f"/api/v1/people/{person['id']}/faces/", body, {"Content-Type": ctype}
                 )
@@ -294,7 +281,7 @@ def latency(engines: list[str], queries: int) -> None:
                 model = EnrolledFace.objects.filter(person_id=person["id"]).first().face_model
             for size in (3000, 100_000):
                 _fill_gallery("t_demo", model.pk, size, model.embedding_dim, seed=size)
-                body, ctype = _multipart("photo", probe)
+                body, ctype = multipart("photo", probe)
                 times = []
                 for _ in range(queries + 3):
                     started = time.perf_counter()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tenants.admin_site import tenant_admin_site
+from tenants.admin_site import ReadOnlyAdmin, tenant_admin_site
 
 from .models import IdentifyAudit, Person
 
@@ -11,7 +11,6 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ("name", "external_id")
     list_filter = ("consent_basis",)
     readonly_fields = ("consent_recorded_at", "consent_recorded_by", "photo")
-    exclude = ()
 
     def has_add_permission(self, request):
         # People are added in the portal, which records the consent and enrols faces.
@@ -19,16 +18,5 @@ class PersonAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdentifyAudit, site=tenant_admin_site)
-class IdentifyAuditAdmin(admin.ModelAdmin):
-    """Read-only: an audit log that can be edited is not one."""
-
+class IdentifyAuditAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "face_count")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

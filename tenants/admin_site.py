@@ -49,3 +49,16 @@ class TenantAdminSite(admin.AdminSite):
 
 
 tenant_admin_site = TenantAdminSite(name="admin")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For audit logs: an audit log that can be edited is not one."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

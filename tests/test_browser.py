@@ -209,15 +209,15 @@ def test_enrol_from_the_webcam_then_identify(live_server_url, alice, tmp_path):
         page.wait_for_function(
             "el => el.textContent.includes('shots enrolled')",
             arg=status.element_handle(),
-            timeout=90_000,
+            timeout=120_000,
         )
         assert status.inner_text().startswith("3 of 3 shots enrolled."), status.inner_text()
-        page.get_by_role("heading", name="Enrolled faces (3)").wait_for(timeout=30_000)
+        page.get_by_role("heading", name="Enrolled faces (3)").wait_for(timeout=120_000)
 
         page.goto(f"{live_server_url}/identify/")
         page.get_by_role("button", name="Use the camera").click()
         page.get_by_role("button", name="Identify this shot").click()
         named = page.locator("[data-identify-faces] li strong")
-        named.first.wait_for(timeout=60_000)
+        named.first.wait_for(timeout=120_000)
         assert named.first.inner_text().startswith("Angela Merkel")
         assert page.locator(".face-box .face-name").first.inner_text() == "Angela Merkel"
