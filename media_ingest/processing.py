@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
@@ -23,9 +23,8 @@ from recognition.engines.base import DetectedFace, FaceEngine
 from recognition.errors import RecognitionError
 from recognition.imaging import load_image
 from recognition.models import FaceModel
-from recognition.selectors import active_face_model
+from recognition.selectors import current_face_model
 from recognition.services import engine_for
-from tenants.models import Tenant
 from vectors.basis import embeddings_for_storage
 
 from . import storage_paths
@@ -311,16 +310,12 @@ def _fail_unreadable(media_id: int, exc: Exception) -> str:
     return "failed"
 
 
-def _tenant_model() -> FaceModel:
-    return active_face_model(tenant=Tenant.objects.get(schema_name=connection.schema_name))
-
-
 def process_photo_batch(media_ids: list[int]) -> dict[int, str]:
     """Several photos with one recogniser call over all their faces (GPU workers).
 
     Same guarantees as ``process_media_file``, file by file.
     """
-    face_model = _tenant_model()
+    face_model = current_face_model()
     engine = engine_for(face_model)
     started, images, outcome = [], [], {}
     for media_id in media_ids:
@@ -346,7 +341,7 @@ def process_media_file(media_id: int) -> str:
     media = _begin(media_id)
     if media is None:
         return "skipped"
-    face_model = _tenant_model()
+    face_model = current_face_model()
     engine = engine_for(face_model, video=media.kind == MediaFile.Kind.VIDEO)
     try:
         if media.kind == MediaFile.Kind.VIDEO:

@@ -20,13 +20,11 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
-from django.db import connection
 
 from media_ingest.query_photos import request_photo_pixels
 from recognition.models import FaceModel
-from recognition.selectors import active_face_model
+from recognition.selectors import current_face_model
 from recognition.services import engine_for
-from tenants.models import Tenant
 from vectors.basis import query_embedding
 from vectors.query import nearest
 
@@ -50,13 +48,6 @@ class FaceAnswer:
     similarity: float | None
     candidates: list[Candidate] = field(default_factory=list)
     reason: str = ""  # why there is no name although a candidate scored: "low-quality"
-
-
-def tenant_model() -> FaceModel:
-    tenant = connection.tenant
-    if not isinstance(tenant, Tenant):
-        tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    return active_face_model(tenant=tenant)
 
 
 def rank_people(embedding: np.ndarray, face_model: FaceModel) -> list[Candidate]:
@@ -106,7 +97,7 @@ def identify_photo(*, user, photo: BinaryIO) -> Identification:
     """Name every face of ``photo``; audited (who, when, how many, what), never the image."""
     started = time.perf_counter()
     image = request_photo_pixels(photo)
-    face_model = tenant_model()
+    face_model = current_face_model()
     faces, embeddings = engine_for(face_model).analyze_batch([image])[0]
     threshold = current_threshold(face_model).threshold
     answers = [

@@ -23,11 +23,12 @@ from django.db import transaction
 from media_ingest.annotations import names_changed
 from media_ingest.embeddings import FACE_TABLE
 from media_ingest.models import Face
+from recognition.selectors import current_face_model
 from vectors.query import MAX_TOP_K, nearest
 
 from .calibration import current_threshold
 from .conf import people_setting
-from .identify import rank_people, tenant_model
+from .identify import rank_people
 from .models import EnrolledFace, FaceLabel, FaceRejection
 
 
@@ -61,7 +62,7 @@ def _suggest(face_id: int, person_id: int, similarity: float, counts: MatchCount
 def match_person(person_id: int) -> MatchCounts:
     """Suggest this person on catalogue faces that match their gallery; drop their
     suggestions that no longer reach the threshold."""
-    face_model = tenant_model()
+    face_model = current_face_model()
     threshold = current_threshold(face_model).threshold
     counts = MatchCounts()
     best: dict[int, float] = {}
@@ -88,7 +89,7 @@ def match_person(person_id: int) -> MatchCounts:
 
 def match_media(media_id: int) -> MatchCounts:
     """Suggest the best person for each face of a processed file."""
-    face_model = tenant_model()
+    face_model = current_face_model()
     threshold = current_threshold(face_model).threshold
     counts = MatchCounts()
     if not EnrolledFace.objects.filter(face_model=face_model).exists():

@@ -20,13 +20,15 @@ from django.utils import timezone
 from media_ingest.annotations import names_changed
 from media_ingest.models import Face
 from media_ingest.query_photos import request_photo_pixels
+from recognition.quality import pose_angles
+from recognition.selectors import current_face_model
 from recognition.services import engine_for
 from vectors.basis import embeddings_for_storage
 
+from .conf import people_setting
 from .embeddings import ENROLLED_TABLE
 from .errors import EnrolmentRefused, PeopleError
 from .faces import check_face, crop_jpeg, the_one_face
-from .identify import tenant_model
 from .models import ConsentBasis, EnrolledFace, FaceLabel, FaceRejection, IdentifyAudit, Person
 
 PERSON_FIELDS = ("name", "external_id", "notes", "consent_basis", "consent_note")
@@ -203,7 +205,7 @@ def enrol_from_photo(
     Raises EnrolmentRefused (422) with the reason: no face, several, too small,
     blurred, turned away; MediaRejected for a file that is not a usable photo."""
     image = request_photo_pixels(photo)
-    face_model = tenant_model()
+    face_model = current_face_model()
     faces, embeddings = engine_for(face_model).analyze_batch([image])[0]
     if face_index is None:
         chosen = the_one_face(faces)
@@ -235,16 +237,12 @@ def enrol_from_catalogue(
     if face.enrolments.filter(person=person).exists():
         raise EnrolmentRefused("This face is enrolled for this person already.", "duplicate")
     side = min(face.box[2] - face.box[0], face.box[3] - face.box[1])
-    from .conf import people_setting
-
     if side < people_setting("ENROL_MIN_FACE_PX"):
         raise EnrolmentRefused(
             f"The face is {side} pixels across; enrolment needs at least "
             f"{people_setting('ENROL_MIN_FACE_PX')}.",
             "face-too-small",
         )
-    from recognition.quality import pose_angles
-
     if pose_angles(np.asarray(face.landmarks, dtype=np.float32))[0] > people_setting(
         "ENROL_MAX_YAW"
     ):

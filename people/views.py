@@ -11,13 +11,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from media_ingest import selectors as catalogue
+from recognition.selectors import current_face_model
 from tenants.access import Action, member_required, principal_for
 from tenants.errors import ServiceError
 
 from . import selectors, services
 from .calibration import current_threshold
 from .forms import MergeForm, PersonForm
-from .identify import tenant_model
 from .models import IdentifyAudit, Person
 
 PAGE_SIZE = 24
@@ -190,7 +190,7 @@ def face_label(request, face_id: int):
 @member_required(Action.VIEW)
 def identify(request):
     """The page posts to /api/v1/identify/ and draws the answer (static/js/identify.js)."""
-    model = tenant_model()
+    model = current_face_model()
     can_enrol = principal_for(request).may(Action.ADD)
     people = (
         [{"id": p.pk, "name": p.name} for p in Person.objects.order_by("name")] if can_enrol else []
@@ -218,7 +218,7 @@ def threshold_settings(request):
     owner picks, and what calibration on the gallery made of it."""
     from .calibration import calibrate
 
-    model = tenant_model()
+    model = current_face_model()
     if request.method == "POST":
         try:
             target = float(request.POST.get("target_far", ""))

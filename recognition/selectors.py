@@ -43,3 +43,17 @@ def active_face_model(*, tenant: Tenant) -> FaceModel:
             "(it registers the built-in dlib model)."
         )
     return model
+
+
+def current_face_model() -> FaceModel:
+    """The active model of the tenant whose schema the connection is on.
+
+    Requests carry the tenant on the connection (django-tenants); tasks and
+    commands have only its schema, and the tenant is read once for them.
+    """
+    from django.db import connection
+
+    tenant = connection.tenant
+    if not isinstance(tenant, Tenant):
+        tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    return active_face_model(tenant=tenant)

@@ -7,16 +7,14 @@ from datetime import datetime
 from typing import BinaryIO
 
 import numpy as np
-from django.db import connection
 from django.urls import reverse
 
 from media_ingest.models import Face, FaceTrack, MediaFile
 from media_ingest.query_photos import request_photo_pixels
 from recognition.models import FaceModel
-from recognition.selectors import active_face_model
+from recognition.selectors import current_face_model
 from recognition.services import engine_for
 from tenants.errors import ServiceError
-from tenants.models import Tenant
 from vectors.basis import query_embedding
 
 from . import cache
@@ -64,15 +62,6 @@ class SearchResult:
         return asdict(self)
 
 
-def _model() -> FaceModel:
-    # Requests carry the tenant on the connection (django-tenants); other callers
-    # (tasks, commands) have only its schema.
-    tenant = connection.tenant
-    if not isinstance(tenant, Tenant):
-        tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    return active_face_model(tenant=tenant)
-
-
 def _query_from_photo(photo: BinaryIO, model: FaceModel, face_index: int | None):
     image = request_photo_pixels(photo)
     faces, embeddings = engine_for(model).analyze_batch([image])[0]
@@ -114,7 +103,7 @@ def search_faces(
     """
     if (image is None) == (face_id is None):
         raise SearchError("Send either a photo or a face_id.")
-    model = _model()
+    model = current_face_model()
     if image is not None:
         embedding, query = _query_from_photo(image, model, options.face_index)
     else:
