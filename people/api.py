@@ -260,7 +260,7 @@ class LabelSerializer(serializers.Serializer):
 
 
 class LabelResponseSerializer(serializers.Serializer):
-    face_id = serializers.IntegerField()
+    face_id = serializers.IntegerField(allow_null=True)
     person_id = serializers.IntegerField(allow_null=True)
     status = serializers.CharField()
 
@@ -330,3 +330,36 @@ class IdentifyView(TenantAPIView):
         if photo is None:
             raise PeopleError("Send the photo in the multipart field 'photo'.", "missing-file")
         return Response(describe(identify_photo(user=request.user, photo=photo)))
+
+
+_REJECT = {
+    "type": "object",
+    "properties": {
+        "photo": {"type": "string", "format": "binary"},
+        "face_index": {"type": "integer", "description": "The face, as numbered by identify"},
+        "not_person": {"type": "integer", "description": "The person this face is not"},
+    },
+    "required": ["photo", "face_index", "not_person"],
+}
+
+
+class IdentifyRejectView(TenantAPIView):
+    """ "Not them" on an identified face: never proposed for a face like it again."""
+
+    parser_classes = [MultiPartParser]
+    actions = {"POST": Action.CHANGE}
+    throttle_classes = [MemberRateThrottle]
+    throttle_scope = "identify"
+
+    @extend_schema(request={"multipart/form-data": _REJECT}, responses=LabelResponseSerializer)
+    def post(self, request):
+        refuse_oversized_request(request)
+        photo = request.FILES.get("photo")
+        index, person_id = request.data.get("face_index"), request.data.get("not_person")
+        if photo is None or not str(index).isdigit() or not str(person_id).isdigit():
+            raise PeopleError("Send photo, face_index and not_person.", "invalid")
+        person = _person(int(person_id))
+        services.identify_reject(
+            photo=photo, face_index=int(index), person=person, user=request.user
+        )
+        return Response({"face_id": None, "person_id": person.pk, "status": "rejected"})

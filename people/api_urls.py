@@ -24,4 +24,5 @@ urlpatterns = [
     ),
     path("faces/<int:face_id>/label/", api.FaceLabelView.as_view(), name="api-face-label"),
     path("identify/", api.IdentifyView.as_view(), name="api-identify"),
+    path("identify/reject/", api.IdentifyRejectView.as_view(), name="api-identify-reject"),
 ]

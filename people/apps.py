@@ -16,11 +16,12 @@ class PeopleConfig(AppConfig):
         from vectors.tables import register as register_embedding_table
 
         from . import tasks
-        from .embeddings import ENROLLED_TABLE
+        from .embeddings import ENROLLED_TABLE, REJECTED_TABLE
         from .models import Person
         from .selectors import PeopleFaceNames
 
         register_embedding_table(ENROLLED_TABLE)
+        register_embedding_table(REJECTED_TABLE)
         annotations.register(PeopleFaceNames())
         register_nav("People", "people-list")
         register_nav("Who is this?", "identify")

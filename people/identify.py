@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
+from pgvector.django import CosineDistance
 
 from media_ingest.query_photos import request_photo_pixels
 from recognition.models import FaceModel
@@ -31,7 +32,7 @@ from vectors.query import nearest
 from .calibration import current_threshold
 from .conf import people_setting
 from .embeddings import ENROLLED_TABLE
-from .models import IdentifyAudit, Person
+from .models import IdentifyAudit, IdentifyRejection, Person
 
 
 @dataclass(frozen=True)
@@ -50,25 +51,44 @@ class FaceAnswer:
     reason: str = ""  # why there is no name although a candidate scored: "low-quality"
 
 
-def rank_people(embedding: np.ndarray, face_model: FaceModel) -> list[Candidate]:
-    """People by their best enrolled face's similarity to ``embedding`` (stored basis)."""
+def rejected_people(embedding: np.ndarray, face_model: FaceModel, threshold: float) -> set[int]:
+    """People a member said a face like this one is not (``IdentifyRejection``):
+    faces at or above the threshold to a rejected one count as the same face."""
+    rows = (
+        IdentifyRejection.objects.filter(face_model=face_model)
+        .annotate(distance=CosineDistance("embedding", embedding.tolist()))
+        .filter(distance__lte=1 - threshold)
+        .values_list("person_id", flat=True)
+    )
+    return set(rows)
+
+
+def rank_people(
+    embedding: np.ndarray, face_model: FaceModel, threshold: float | None = None
+) -> list[Candidate]:
+    """People by their best enrolled face's similarity to ``embedding`` (stored
+    basis); with ``threshold``, without the people rejected for a face like it."""
     neighbours = nearest(
         table=ENROLLED_TABLE,
         embedding=embedding,
         face_model_id=face_model.pk,
         top_k=people_setting("IDENTIFY_SHORTLIST"),
     )
+    excluded = rejected_people(embedding, face_model, threshold) if threshold is not None else set()
     best: dict[int, float] = {}
     for neighbour in neighbours:
         person_id = int(neighbour.carried[0])
-        best.setdefault(person_id, neighbour.similarity)  # best first
+        if person_id not in excluded:
+            best.setdefault(person_id, neighbour.similarity)  # best first
     return [Candidate(p, s) for p, s in best.items()]
 
 
 def answer_face(
     embedding: np.ndarray, quality: float, box, face_model: FaceModel, threshold: float
 ) -> FaceAnswer:
-    candidates = rank_people(embedding, face_model)[: people_setting("IDENTIFY_CANDIDATES")]
+    candidates = rank_people(embedding, face_model, threshold)[
+        : people_setting("IDENTIFY_CANDIDATES")
+    ]
     top = candidates[0] if candidates else None
     answer = FaceAnswer(
         box=[int(v) for v in box],

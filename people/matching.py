@@ -29,7 +29,7 @@ from vectors.query import MAX_TOP_K, nearest
 from .calibration import current_threshold
 from .conf import people_setting
 from .identify import rank_people
-from .models import EnrolledFace, FaceLabel, FaceRejection
+from .models import EnrolledFace, FaceLabel, FaceRejection, IdentifyRejection
 
 
 @dataclass
@@ -59,6 +59,22 @@ def _suggest(face_id: int, person_id: int, similarity: float, counts: MatchCount
     counts.suggested += 1
 
 
+def _drop_rejected_lookalikes(best: dict[int, float], person_id, face_model, threshold) -> None:
+    """Faces like one rejected for this person on an identification are not theirs."""
+    rejected = list(
+        IdentifyRejection.objects.filter(person_id=person_id, face_model=face_model).values_list(
+            "embedding", flat=True
+        )
+    )
+    if not rejected or not best:
+        return
+    rejected = np.asarray(rejected, dtype=np.float32)
+    faces = Face.objects.filter(pk__in=list(best)).values_list("pk", "embedding")
+    for face_id, embedding in faces:
+        if float((rejected @ np.asarray(embedding, dtype=np.float32)).max()) >= threshold:
+            best.pop(face_id, None)
+
+
 def match_person(person_id: int) -> MatchCounts:
     """Suggest this person on catalogue faces that match their gallery; drop their
     suggestions that no longer reach the threshold."""
@@ -76,6 +92,7 @@ def match_person(person_id: int) -> MatchCounts:
             threshold=threshold,
         ):
             best[hit.id] = max(best.get(hit.id, -1.0), hit.similarity)
+    _drop_rejected_lookalikes(best, person_id, face_model, threshold)
     counts.compared = len(best)
     with transaction.atomic():
         FaceLabel.objects.filter(person_id=person_id, status=FaceLabel.Status.SUGGESTED).exclude(
@@ -105,7 +122,7 @@ def match_media(media_id: int) -> MatchCounts:
             rejected = set(
                 FaceRejection.objects.filter(face_id=face_id).values_list("person_id", flat=True)
             )
-            ranked = rank_people(np.asarray(embedding, dtype=np.float32), face_model)
+            ranked = rank_people(np.asarray(embedding, dtype=np.float32), face_model, threshold)
             top = next((c for c in ranked if c.person_id not in rejected), None)
             if top is not None and top.similarity >= threshold:
                 _suggest(face_id, top.person_id, round(top.similarity, 4), counts)

@@ -182,3 +182,21 @@ class IdentifyAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} identified {self.face_count} faces at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class IdentifyRejection(models.Model):
+    """ "Not Alice" said on an identification's face, which is not in the library:
+    the face's embedding (never the photo) is kept, so that identification and
+    suggestions never propose that person for a face like it again."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identify_rejections")
+    face_model = models.ForeignKey(FaceModel, on_delete=models.PROTECT, related_name="+")
+    embedding = VectorField()
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"a face that is not {self.person_id}"

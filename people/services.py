@@ -26,10 +26,18 @@ from recognition.services import engine_for
 from vectors.basis import embeddings_for_storage
 
 from .conf import people_setting
-from .embeddings import ENROLLED_TABLE
+from .embeddings import ENROLLED_TABLE, REJECTED_TABLE
 from .errors import EnrolmentRefused, PeopleError
 from .faces import check_face, crop_jpeg, the_one_face
-from .models import ConsentBasis, EnrolledFace, FaceLabel, FaceRejection, IdentifyAudit, Person
+from .models import (
+    ConsentBasis,
+    EnrolledFace,
+    FaceLabel,
+    FaceRejection,
+    IdentifyAudit,
+    IdentifyRejection,
+    Person,
+)
 
 PERSON_FIELDS = ("name", "external_id", "notes", "consent_basis", "consent_note")
 
@@ -330,6 +338,37 @@ def face_reject(*, face: Face, person: Person, user=None) -> FaceRejection:
     return rejection
 
 
+def identify_reject(
+    *, photo: BinaryIO, face_index: int, person: Person, user=None
+) -> IdentifyRejection:
+    """ "Not ``person``" on a face of an identification: that face's embedding is
+    kept (never the photo), and the person is not proposed for a face like it
+    again, by identification or by suggestions."""
+    image = request_photo_pixels(photo)
+    face_model = current_face_model()
+    faces, embeddings = engine_for(face_model).analyze_batch([image])[0]
+    if not 0 <= face_index < len(faces):
+        raise EnrolmentRefused(
+            f"The photo has {len(faces)} faces: face_index must be 0 to {len(faces) - 1}.",
+            "no-such-face",
+        )
+    with transaction.atomic():
+        [stored] = embeddings_for_storage(
+            table=REJECTED_TABLE,
+            face_model_id=face_model.pk,
+            dimension=face_model.embedding_dim,
+            vectors=[embeddings[face_index]],
+        )
+        rejection = IdentifyRejection.objects.create(
+            person=person,
+            face_model=face_model,
+            embedding=stored,
+            rejected_by=user if getattr(user, "pk", None) else None,
+        )
+    transaction.on_commit(lambda: _after_gallery_change([person.pk]))
+    return rejection
+
+
 def people_merge(*, keep: Person, other: Person) -> Person:
     """``other`` becomes ``keep``: their faces, labels and rejections follow."""
     if keep.pk == other.pk:
@@ -340,6 +379,7 @@ def people_merge(*, keep: Person, other: Person) -> Person:
         already = FaceRejection.objects.filter(person=keep).values_list("face_id", flat=True)
         FaceRejection.objects.filter(person=other, face_id__in=list(already)).delete()
         FaceRejection.objects.filter(person=other).update(person=keep)
+        IdentifyRejection.objects.filter(person=other).update(person=keep)
         if not keep.external_id and other.external_id:
             external_id, other.external_id = other.external_id, None
             other.save(update_fields=["external_id"])

@@ -82,6 +82,7 @@ ROUTES: dict[str, Route] = {
     "api-person-appearances": Route(kwargs={"person_id": 1}),
     "api-face-label": Route("post", kwargs={"face_id": 1}),
     "api-identify": Route("post"),
+    "api-identify-reject": Route("post"),
 }
 WEBSOCKET_ROUTES = {
     "ws-events"

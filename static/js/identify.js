@@ -40,7 +40,27 @@ function enrolForm(index, face) {
     const reply = await response.json();
     note.textContent = response.ok ? " Enrolled." : ` Not enrolled: ${reply.detail}`;
   });
-  holder.append(select, button, note);
+  holder.append(select, button);
+  const proposed = face.person ?? face.candidates[0]?.person;
+  if (proposed) {
+    const reject = document.createElement("button");
+    reject.type = "button";
+    reject.className = "link";
+    reject.textContent = `Not ${proposed.name}`;
+    reject.addEventListener("click", async () => {
+      const data = new FormData();
+      data.append("photo", lastPhoto);
+      data.append("face_index", index);
+      data.append("not_person", proposed.id);
+      const response = await fetch("/api/v1/identify/reject/", {
+        method: "POST", body: data, headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin",
+      });
+      const reply = await response.json();
+      note.textContent = response.ok ? ` Noted: never proposed for this face again.` : ` ${reply.detail}`;
+    });
+    holder.append(reject);
+  }
+  holder.append(note);
   return holder;
 }
 

@@ -135,3 +135,26 @@ def test_an_identified_face_can_be_enrolled_by_its_number(api, gallery):
     missing = api.post(f"/api/v1/people/{person}/faces/", {"photo": upload(data), "face_index": 3})
     assert missing.status_code == 422 and missing.json()["code"] == "no-such-face"
     assert face["person"]["id"] == person
+
+
+def test_not_them_on_an_identified_face_is_kept_and_honoured(api, alpha, gallery):
+    from people.models import IdentifyRejection
+
+    data = photo(ALICE, 4)
+    [named] = _identify(api, data)["faces"]
+    alice = gallery[ALICE]["id"]
+    assert named["person"]["id"] == alice
+    rejected = api.post(
+        "/api/v1/identify/reject/", {"photo": upload(data), "face_index": 0, "not_person": alice}
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    [again] = _identify(api, data)["faces"]
+    assert again["person"] is None or again["person"]["id"] != alice
+    assert alice not in [c["person"]["id"] for c in again["candidates"]]
+    with schema_context(alpha.schema_name):
+        assert IdentifyRejection.objects.filter(person_id=alice).count() == 1
+    # Another, unrelated face is still named as before.
+    [bob] = _identify(api, photo(BOB, 4))["faces"]
+    assert bob["person"]["id"] == gallery[BOB]["id"]
+    bad = api.post("/api/v1/identify/reject/", {"photo": upload(data), "face_index": 0})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid"

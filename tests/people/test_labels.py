@@ -116,3 +116,18 @@ def test_search_finds_photos_of_a_person_and_the_face_browser_filters(api, alpha
     assert page.content.count(b"/api/v1/faces/") == 1
     unknown = alpha.client(alpha.owner).get("/faces/?person=unknown")
     assert unknown.content.count(b"/api/v1/faces/") == 1
+
+
+def test_suggestions_honour_a_not_them_said_on_an_identification(api, alpha, processing):
+    alice = create_person(api, "Alice")
+    processing(lambda: enrol(api, alice["id"], photo(ALICE, 1)))
+    api.post(
+        "/api/v1/identify/reject/",
+        {"photo": upload(photo(ALICE, 3)), "face_index": 0, "not_person": alice["id"]},
+    )
+    media = _library(api, processing, {"a3": photo(ALICE, 3), "b1": photo(BOB, 1)})
+    with schema_context(alpha.schema_name):
+        assert not FaceLabel.objects.filter(face__media_id=media["a3"]).exists()
+    processing(lambda: enrol(api, alice["id"], photo(ALICE, 2)))  # matching from the gallery too
+    with schema_context(alpha.schema_name):
+        assert not FaceLabel.objects.filter(face__media_id=media["a3"]).exists()
