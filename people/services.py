@@ -136,6 +136,17 @@ def person_attach_consent_document(*, person: Person, document) -> Person:
     return person
 
 
+def _rename_in_audits(person_id: int, new_id: int | None) -> None:
+    """Point the identification log's answers for ``person_id`` at ``new_id``
+    (None: unnamed, the person is gone)."""
+    for audit in IdentifyAudit.objects.filter(results__contains=[{"person_id": person_id}]):
+        audit.results = [
+            {**r, "person_id": new_id} if r.get("person_id") == person_id else r
+            for r in audit.results
+        ]
+        audit.save(update_fields=["results"])
+
+
 def person_delete(*, person: Person) -> None:
     """Remove the person, their enrolled faces (embeddings and crops) and labels;
     audit entries keep the identification but no longer name them."""
@@ -144,12 +155,7 @@ def person_delete(*, person: Person) -> None:
     if person.consent_document:
         files.append(person.consent_document.name)
     with transaction.atomic():
-        for audit in IdentifyAudit.objects.filter(results__contains=[{"person_id": person_id}]):
-            audit.results = [
-                {**r, "person_id": None} if r.get("person_id") == person_id else r
-                for r in audit.results
-            ]
-            audit.save(update_fields=["results"])
+        _rename_in_audits(person_id, None)
         person.delete()
 
     def remove_files() -> None:
@@ -387,6 +393,8 @@ def people_merge(*, keep: Person, other: Person) -> Person:
         notes = "\n".join(n for n in (keep.notes, other.notes) if n)
         keep.notes = notes
         keep.save()
+        # The log's answers were the same person: they follow too.
+        _rename_in_audits(other.pk, keep.pk)
         person_delete(person=other)
         _refresh_photo(keep)
     transaction.on_commit(lambda: _after_gallery_change([keep.pk]))

@@ -158,3 +158,18 @@ def test_not_them_on_an_identified_face_is_kept_and_honoured(api, alpha, gallery
     assert bob["person"]["id"] == gallery[BOB]["id"]
     bad = api.post("/api/v1/identify/reject/", {"photo": upload(data), "face_index": 0})
     assert bad.status_code == 400 and bad.json()["code"] == "invalid"
+
+
+def test_a_merge_carries_the_identification_log_and_a_delete_unnames_it(api, alpha, gallery):
+    _identify(api, photo(BOB, 3))
+    bob = gallery[BOB]["id"]
+    other = create_person(api, "V. Putin")
+    merged = api.post(
+        f"/api/v1/people/{other['id']}/merge/", {"other": bob}, content_type="application/json"
+    )
+    assert merged.status_code == 200
+    with schema_context(alpha.schema_name):
+        assert IdentifyAudit.objects.get().results[0]["person_id"] == other["id"]
+    api.delete(f"/api/v1/people/{other['id']}/")
+    with schema_context(alpha.schema_name):
+        assert IdentifyAudit.objects.get().results[0]["person_id"] is None
