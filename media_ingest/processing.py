@@ -33,7 +33,7 @@ from .embeddings import FACE_TABLE
 from .models import Face, FaceTrack, MediaFile
 from .progress import media_event
 from .services import job_file_finished
-from .signals import faces_stored
+from .signals import faces_removing, faces_stored
 from .tracking import FrameFace, build_tracks
 from .validation import MediaRejected
 from .video import probe_video, sample_frames
@@ -239,6 +239,8 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
             storage_paths.write_atomically(
                 storage_paths.thumbnail_name(media.pk), analysis.thumbnail_jpeg
             )
+        if media.face_count:
+            faces_removing.send(sender=MediaFile, media_id=media.pk)
         media.faces.all().delete()
         media.tracks.all().delete()
         embeddings = embeddings_for_storage(

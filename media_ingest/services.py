@@ -20,6 +20,7 @@ from .archives import iter_zip_members
 from .conf import ingest_setting, largest_upload_bytes
 from .models import IngestJob, MediaFile, Source
 from .progress import job_event, media_event
+from .signals import faces_removing
 from .validation import MediaRejected, sniff_media, validate_image
 
 _CHUNK = 1024 * 1024
@@ -247,7 +248,9 @@ def media_delete(*, media: MediaFile) -> None:
     removed whatever the row said when it was read.
     """
     media_id, original = media.pk, media.file.name
-    media.delete()
+    with transaction.atomic():
+        faces_removing.send(sender=MediaFile, media_id=media_id)
+        media.delete()
 
     def remove_files() -> None:
         storage_paths.delete_quietly(original)

@@ -5,3 +5,7 @@ from django.dispatch import Signal
 # Sent after the transaction that stored a file's faces commits, inside the
 # tenant's schema: media_id, face_ids.
 faces_stored = Signal()
+
+# Sent inside the transaction that is about to delete a file's faces (the file
+# is deleted, or processed again), while they can still be read: media_id.
+faces_removing = Signal()

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from tenants.admin_site import ReadOnlyAdmin, tenant_admin_site
 
-from .models import IdentifyAudit, Person
+from .models import FaceCluster, IdentifyAudit, Person
 
 
 @admin.register(Person, site=tenant_admin_site)
@@ -20,3 +20,12 @@ class PersonAdmin(admin.ModelAdmin):
 @admin.register(IdentifyAudit, site=tenant_admin_site)
 class IdentifyAuditAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "face_count")
+
+
+@admin.register(FaceCluster, site=tenant_admin_site)
+class FaceClusterAdmin(ReadOnlyAdmin):
+    """For support: what discovery grouped (members name them in the portal)."""
+
+    list_display = ("id", "size", "hidden", "face_model", "updated_at")
+    list_filter = ("hidden",)
+    exclude = ("embedding_sum",)

@@ -133,9 +133,20 @@ class PersonDetailView(TenantAPIView):
         )
         return Response(PersonSerializer(person).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "erase",
+                bool,
+                description="The person asked to be forgotten: their library faces are "
+                "kept out of People to name instead of waiting there to be named again",
+            )
+        ],
+        responses={204: None},
+    )
     def delete(self, request, person_id: int):
-        services.person_delete(person=_person(person_id))
+        erase = request.query_params.get("erase", "").lower() in ("1", "true", "yes")
+        services.person_delete(person=_person(person_id), erase=erase)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

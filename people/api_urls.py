@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import api
+from .discovery import api as clusters
 
 urlpatterns = [
     path("people/", api.PersonListView.as_view(), name="api-people"),
@@ -25,4 +26,17 @@ urlpatterns = [
     path("faces/<int:face_id>/label/", api.FaceLabelView.as_view(), name="api-face-label"),
     path("identify/", api.IdentifyView.as_view(), name="api-identify"),
     path("identify/reject/", api.IdentifyRejectView.as_view(), name="api-identify-reject"),
+    path("clusters/", clusters.ClusterListView.as_view(), name="api-clusters"),
+    path("clusters/<int:cluster_id>/", clusters.ClusterDetailView.as_view(), name="api-cluster"),
+    *(
+        path(f"clusters/<int:cluster_id>/{verb}/", view.as_view(), name=f"api-cluster-{verb}")
+        for verb, view in (
+            ("name", clusters.ClusterNameView),
+            ("remove", clusters.ClusterRemoveView),
+            ("split", clusters.ClusterSplitView),
+            ("merge", clusters.ClusterMergeView),
+            ("hide", clusters.ClusterHideView),
+            ("reject", clusters.ClusterRejectView),
+        )
+    ),
 ]

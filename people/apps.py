@@ -10,9 +10,10 @@ class PeopleConfig(AppConfig):
 
     def ready(self) -> None:
         from media_ingest import annotations
-        from media_ingest.signals import faces_stored
+        from media_ingest.signals import faces_removing, faces_stored
         from tenants.access import Action
         from tenants.portal import register_count, register_nav
+        from vectors.basis import basis_changed
         from vectors.tables import register as register_embedding_table
 
         from . import tasks
@@ -24,9 +25,13 @@ class PeopleConfig(AppConfig):
         register_embedding_table(REJECTED_TABLE)
         annotations.register(PeopleFaceNames())
         register_nav("People", "people-list")
+        register_nav("People to name", "clusters-list")
         register_nav("Who is this?", "identify")
         register_nav("Identify log", "identify-audit", action=Action.MANAGE)
         register_nav("Threshold", "people-threshold", action=Action.MANAGE)
         register_count("People", Person.objects.count)
-        # A processed file's faces are matched against the galleries.
-        faces_stored.connect(tasks.queue_media_matching, dispatch_uid="people.match_media")
+        # A processed file's faces are matched against the galleries and placed
+        # into discovery's clusters; clusters that lose faces are recounted.
+        faces_stored.connect(tasks.queue_media_people_work, dispatch_uid="people.media_faces")
+        faces_removing.connect(tasks.queue_cluster_refresh, dispatch_uid="people.cluster_refresh")
+        basis_changed.connect(tasks.queue_basis_refresh, dispatch_uid="people.cluster_basis")

@@ -23,6 +23,16 @@ DEFAULTS: dict[str, Any] = {
     # The threshold is calibrated from the gallery once it holds this many people.
     "CALIBRATION_MIN_PEOPLE": 20,
     "DEFAULT_TARGET_FAR": 0.001,
+    # Discovery (people.discovery): faces below this quality stay out of clusters
+    # (counted on the page); each face is placed from this many neighbours found
+    # through the index; clusters are listed from this size; naming a cluster
+    # enrols up to this many of its best faces for identification; removing a
+    # face from a cluster records "not the same" with up to this many members.
+    "CLUSTER_MIN_QUALITY": 0.25,
+    "CLUSTER_NEIGHBOURS": 16,
+    "CLUSTER_MIN_SIZE": 2,
+    "CLUSTER_ENROL_FACES": 5,
+    "CLUSTER_CANNOT_LINK_MAX": 1000,
 }
 
 

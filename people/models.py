@@ -200,3 +200,73 @@ class IdentifyRejection(models.Model):
 
     def __str__(self) -> str:
         return f"a face that is not {self.person_id}"
+
+
+# ------------------------------------------------------------------ discovery
+
+
+class FaceCluster(models.Model):
+    """Unknown faces discovery grouped as one person, waiting for a name
+    (people.discovery). Its members are catalogue faces (``ClusterFace``)."""
+
+    face_model = models.ForeignKey(FaceModel, on_delete=models.PROTECT, related_name="+")
+    # Members, and the sum of their (unit) embeddings: a face's mean similarity
+    # to all the members is its dot product with the sum over the size, at no
+    # cost per member. Kept by people.discovery on every change.
+    size = models.PositiveIntegerField(default=0)
+    embedding_sum = VectorField()
+    # "Not interesting" (a crowd, a poster): not listed; like faces still join it.
+    hidden = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-size", "id"]
+        indexes = [models.Index(fields=["hidden", "-size", "id"], name="cluster_listing")]
+
+    def __str__(self) -> str:
+        return f"Cluster {self.pk} ({self.size} faces)"
+
+
+class ClusterFace(models.Model):
+    """A catalogue face in discovery: in a cluster, or pending (no cluster) until
+    faces like it arrive. One row per face, so a face is never in two clusters."""
+
+    face = models.OneToOneField(
+        Face, primary_key=True, on_delete=models.CASCADE, related_name="discovery"
+    )
+    cluster = models.ForeignKey(
+        FaceCluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    # The face of a deleted person whose faces were erased: never clustered again.
+    kept_out = models.BooleanField(default=False)
+    placed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.face_id} in {self.cluster_id or 'the pool'}"
+
+
+class CannotLink(models.Model):
+    """ "Not the same person": these two faces are never in one cluster. Kept
+    for good, through merges, splits and rebuilds. Stored once per pair, the
+    lower face id first."""
+
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["face", "other"], name="one_cannot_link_per_pair"),
+            models.CheckConstraint(
+                condition=Q(face__lt=models.F("other")), name="cannot_link_ordered"
+            ),
+        ]
+        indexes = [models.Index(fields=["other"])]
+
+    def __str__(self) -> str:
+        return f"{self.face_id} is not {self.other_id}"

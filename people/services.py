@@ -42,7 +42,7 @@ from .models import (
 PERSON_FIELDS = ("name", "external_id", "notes", "consent_basis", "consent_note")
 
 
-def _names_changed() -> None:
+def names_changed_after_commit() -> None:
     """Faces' names changed (labels): once per operation, after it commits."""
     transaction.on_commit(lambda: names_changed.send(sender=FaceLabel))
 
@@ -54,6 +54,12 @@ def _after_gallery_change(person_ids: list[int]) -> None:
     recalibrate_threshold.enqueue(schema_name=schema)
     for person_id in person_ids:
         match_catalogue_for_person.enqueue(person_id, schema_name=schema)
+
+
+def _return_to_discovery(face_ids: list[int]) -> None:
+    from .tasks import place_faces_again
+
+    place_faces_again.enqueue(face_ids, schema_name=connection.schema_name)
 
 
 def _check_consent(basis: str, note: str) -> None:
@@ -147,16 +153,29 @@ def _rename_in_audits(person_id: int, new_id: int | None) -> None:
         audit.save(update_fields=["results"])
 
 
-def person_delete(*, person: Person) -> None:
+def person_delete(*, person: Person, erase: bool = False) -> None:
     """Remove the person, their enrolled faces (embeddings and crops) and labels;
-    audit entries keep the identification but no longer name them."""
+    audit entries keep the identification but no longer name them.
+
+    The library faces that were theirs are unknown again and go back to
+    discovery's pool, to be named anew; with ``erase`` (the person asked to be
+    forgotten) they are kept out of discovery for good instead."""
+    from .discovery.services import faces_keep_out
+
     person_id = person.pk
     files = list(person.faces.values_list("crop", flat=True))
     if person.consent_document:
         files.append(person.consent_document.name)
+    their_faces = list(
+        person.labels.filter(status=FaceLabel.Status.CONFIRMED).values_list("face_id", flat=True)
+    )
     with transaction.atomic():
         _rename_in_audits(person_id, None)
         person.delete()
+        if erase:
+            faces_keep_out(face_ids=their_faces)
+        elif their_faces:
+            _return_to_discovery(their_faces)
 
     def remove_files() -> None:
         for name in files:
@@ -164,7 +183,7 @@ def person_delete(*, person: Person) -> None:
 
     transaction.on_commit(remove_files)
     transaction.on_commit(lambda: _after_gallery_change([]))
-    _names_changed()
+    names_changed_after_commit()
 
 
 # ------------------------------------------------------------------ enrolment
@@ -327,7 +346,7 @@ def face_confirm(*, face: Face, person: Person, user=None, enrol: bool = False) 
             enrol_from_catalogue(
                 person=person, face=face, user=user, source=EnrolledFace.Source.CONFIRMED
             )
-    _names_changed()
+    names_changed_after_commit()
     return label
 
 
@@ -340,7 +359,7 @@ def face_reject(*, face: Face, person: Person, user=None) -> FaceRejection:
             person=person,
             defaults={"rejected_by": user if getattr(user, "pk", None) else None},
         )
-    _names_changed()
+    names_changed_after_commit()
     return rejection
 
 
@@ -398,7 +417,7 @@ def people_merge(*, keep: Person, other: Person) -> Person:
         person_delete(person=other)
         _refresh_photo(keep)
     transaction.on_commit(lambda: _after_gallery_change([keep.pk]))
-    _names_changed()
+    names_changed_after_commit()
     return keep
 
 

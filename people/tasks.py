@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, transaction
 
+from media_ingest.models import Face
+from recognition.selectors import current_face_model
 from tenants.events import publish_event
 from tenants.tasks import tenant_task
 
 from . import calibration, matching
+from .discovery import placement
+from .discovery import services as discovery
+from .models import ClusterFace, FaceCluster
 
 
 @tenant_task(timeout_s=120)
@@ -32,7 +37,9 @@ def match_catalogue_for_person(person_id: int) -> int:
 
 
 @tenant_task(timeout_s=300)
-def match_catalogue_for_media(media_id: int) -> int:
+def name_and_place_media_faces(media_id: int) -> int:
+    """A processed file's faces: named where they match an enrolled person, then
+    placed into discovery's clusters (one task per file, not two)."""
     counts = matching.match_media(media_id)
     if counts.suggested:
         publish_event(
@@ -44,9 +51,74 @@ def match_catalogue_for_media(media_id: int) -> int:
                 "message": f"{counts.suggested} faces named in file {media_id}",
             },
         )
+    face_ids = Face.objects.filter(media_id=media_id).values_list("pk", flat=True)
+    _placed(placement.place_faces(face_ids, current_face_model()), media_id=media_id)
     return counts.suggested
 
 
-def queue_media_matching(sender, media_id: int, **kwargs) -> None:
+def _placed(counts: placement.PlacementCounts, **data) -> None:
+    if counts.joined or counts.pending:
+        publish_event(
+            schema_name=connection.schema_name,
+            kind="clusters.progress",
+            data={
+                **data,
+                "joined": counts.joined,
+                "started": counts.started,
+                "pending": counts.pending,
+                "message": f"Grouped {counts.joined + counts.pending} new faces",
+            },
+        )
+
+
+@tenant_task(timeout_s=300)
+def place_faces_again(face_ids: list[int]) -> int:
+    """Faces unknown again (their person was deleted) go back into discovery."""
+    counts = discovery.faces_return(face_ids=face_ids, face_model=current_face_model())
+    _placed(counts)
+    return counts.joined + counts.pending
+
+
+@tenant_task(timeout_s=120)
+def refresh_clusters(cluster_ids: list[int]) -> int:
+    """Clusters that lost faces (files deleted or processed again): recounted."""
+    with transaction.atomic():
+        remaining = discovery.cluster_refresh(cluster_ids=cluster_ids)
+    publish_event(
+        schema_name=connection.schema_name,
+        kind="clusters.changed",
+        data={"cluster_ids": cluster_ids, "remaining": remaining},
+    )
+    return len(remaining)
+
+
+@tenant_task(timeout_s=600)
+def refresh_model_clusters(face_model_id: int) -> int:
+    """The storage basis changed: every cluster's embedding sum is recomputed."""
+    ids = list(FaceCluster.objects.filter(face_model_id=face_model_id).values_list("pk", flat=True))
+    with transaction.atomic():
+        return len(discovery.cluster_refresh(cluster_ids=ids))
+
+
+def queue_media_people_work(sender, media_id: int, **kwargs) -> None:
     """media_ingest.signals.faces_stored receiver."""
-    match_catalogue_for_media.enqueue(media_id, schema_name=connection.schema_name)
+    name_and_place_media_faces.enqueue(media_id, schema_name=connection.schema_name)
+
+
+def queue_cluster_refresh(sender, media_id: int, **kwargs) -> None:
+    """media_ingest.signals.faces_removing receiver: the clusters that held the
+    file's faces are recounted once the faces are gone."""
+    cluster_ids = sorted(
+        set(
+            ClusterFace.objects.filter(face__media_id=media_id, cluster__isnull=False).values_list(
+                "cluster_id", flat=True
+            )
+        )
+    )
+    if cluster_ids:
+        refresh_clusters.enqueue(cluster_ids, schema_name=connection.schema_name)
+
+
+def queue_basis_refresh(sender, face_model_id: int, **kwargs) -> None:
+    """vectors.basis.basis_changed receiver."""
+    refresh_model_clusters.enqueue(face_model_id, schema_name=connection.schema_name)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .discovery import views as clusters
 
 urlpatterns = [
     path("people/", views.people_list, name="people-list"),
@@ -15,6 +16,13 @@ urlpatterns = [
         "people/<int:person_id>/faces/<int:face_id>/delete/",
         views.enrolled_face_delete,
         name="person-face-delete",
+    ),
+    path("people/to-name/", clusters.clusters_list, name="clusters-list"),
+    path("people/to-name/<int:cluster_id>/", clusters.cluster_detail, name="cluster-detail"),
+    path(
+        "people/to-name/<int:cluster_id>/<slug:verb>/",
+        clusters.cluster_action,
+        name="cluster-action",
     ),
     path("faces/<int:face_id>/label/", views.face_label, name="face-label"),
     path("identify/", views.identify, name="identify"),

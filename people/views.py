@@ -144,8 +144,13 @@ def person_merge(request, person_id: int):
 def person_delete(request, person_id: int):
     person = _person_or_404(person_id)
     name = person.name
-    services.person_delete(person=person)
-    messages.success(request, f"Deleted {name}, their enrolled faces and labels.")
+    erase = request.POST.get("erase") == "1"
+    services.person_delete(person=person, erase=erase)
+    messages.success(
+        request,
+        f"Deleted {name}, their enrolled faces and labels."
+        + (" Their faces in the library stay unnamed for good." if erase else ""),
+    )
     return redirect("people-list")
 
 

@@ -29,6 +29,10 @@ class FaceModel(models.Model):
     # Cosine similarity above which two faces are taken for the same person
     # (search's default threshold); calibrated per model.
     match_threshold = models.FloatField(default=0.5)
+    # Cosine similarity at which discovery (people.discovery) links two unknown
+    # faces. Stricter than match_threshold: one wrong link can merge two people's
+    # clusters, and a missed one only leaves a cluster to merge by hand.
+    cluster_threshold = models.FloatField(default=0.5)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,6 +24,10 @@ DLIB_MATCH_THRESHOLD = 0.91
 # ArcFace-style recognisers commonly separate at about 0.35-0.45 cosine; an
 # operator calibrates an imported pack with `models import --threshold`.
 PACK_MATCH_THRESHOLD = 0.4
+# Discovery's link thresholds, measured on ../shared/data/faces (docs/benchmarks.md,
+# "Clusters"): about the highest recall that keeps pairwise precision >= 0.98.
+DLIB_CLUSTER_THRESHOLD = 0.94
+PACK_CLUSTER_THRESHOLD = 0.45
 
 
 def builtin_model_ensure() -> FaceModel:
@@ -39,6 +43,7 @@ def builtin_model_ensure() -> FaceModel:
             "weights": info.weights,
             "licence": info.licence,
             "match_threshold": DLIB_MATCH_THRESHOLD,
+            "cluster_threshold": DLIB_CLUSTER_THRESHOLD,
         },
     )
     if not FaceModel.objects.filter(is_default=True).exists():
@@ -53,6 +58,7 @@ def face_model_import(
     name: str | None = None,
     licence: str | None = None,
     match_threshold: float = PACK_MATCH_THRESHOLD,
+    cluster_threshold: float = PACK_CLUSTER_THRESHOLD,
 ) -> FaceModel:
     """Check an InsightFace-style pack (a directory or a .zip), copy it under
     MODELS_DIR and register it. Nothing is downloaded; the pack must load.
@@ -98,6 +104,7 @@ def face_model_import(
         licence=licence_text,
         path=str(destination),
         match_threshold=match_threshold,
+        cluster_threshold=cluster_threshold,
     )
 
 

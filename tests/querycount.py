@@ -26,3 +26,12 @@ def assert_query_count(expected: int):
     if len(statements) != expected:
         listing = "\n".join(f"  {n}. {sql[:200]}" for n, sql in enumerate(statements, 1))
         raise AssertionError(f"{len(statements)} queries, expected {expected}:\n{listing}")
+
+
+@contextlib.contextmanager
+def count_queries():
+    """The statements run inside the block (without search-path bookkeeping)."""
+    statements: list[str] = []
+    with CaptureQueriesContext(connection) as captured:
+        yield statements
+    statements.extend(_counted(captured.captured_queries))

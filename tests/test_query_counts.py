@@ -135,3 +135,23 @@ def test_person_appearances(alpha, api, model, files):
     with assert_query_count(TOKEN_REQUEST + 3):
         response = api.get(f"/api/v1/people/{person.pk}/appearances/")
     assert response.json()["count"] == files
+
+
+@pytest.mark.parametrize("clusters", [2, 7])
+def test_cluster_list(alpha, api, model, clusters):
+    from people.models import ClusterFace, FaceCluster
+
+    with schema_context(alpha.schema_name):
+        media = _catalogue(model, clusters * 3, 1)
+        for n in range(clusters):
+            cluster = FaceCluster.objects.create(
+                face_model=model, size=3, embedding_sum=[0.1] * 128
+            )
+            for item in media[n * 3 : n * 3 + 3]:
+                ClusterFace.objects.create(face=item.faces.first(), cluster=cluster)
+    # The tenant's model (its choice, the default); count; the page; its members
+    # with their files; the suggested people.
+    with assert_query_count(TOKEN_REQUEST + 6):
+        response = api.get("/api/v1/clusters/")
+    body = response.json()
+    assert body["count"] == clusters and all(len(c["face_ids"]) == 3 for c in body["results"])

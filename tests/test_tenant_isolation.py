@@ -82,6 +82,15 @@ ROUTES: dict[str, Route] = {
     "api-person-appearances": Route(kwargs={"person_id": 1}),
     "api-face-label": Route("post", kwargs={"face_id": 1}),
     "api-identify": Route("post"),
+    "clusters-list": Route(),
+    "cluster-detail": Route(kwargs={"cluster_id": 1}),
+    "cluster-action": Route("post", kwargs={"cluster_id": 1, "verb": "hide"}),
+    "api-clusters": Route(),
+    "api-cluster": Route(kwargs={"cluster_id": 1}),
+    **{
+        f"api-cluster-{verb}": Route("post", kwargs={"cluster_id": 1})
+        for verb in ("name", "remove", "split", "merge", "hide", "reject")
+    },
     "api-identify-reject": Route("post"),
 }
 WEBSOCKET_ROUTES = {
@@ -135,7 +144,7 @@ def _person_with_a_face(name: str) -> None:
     from django.utils import timezone
 
     from media_ingest.models import Face
-    from people.models import EnrolledFace, FaceLabel, Person
+    from people.models import ClusterFace, EnrolledFace, FaceCluster, FaceLabel, Person
     from recognition.models import FaceModel
 
     person = Person.objects.create(
@@ -152,6 +161,11 @@ def _person_with_a_face(name: str) -> None:
         embedding=[0.1] * 128,
     )
     FaceLabel.objects.create(face=Face.objects.get(pk=1), person=person, status="confirmed")
+    # Cluster 1, of face 1, in both tenants too.
+    cluster = FaceCluster.objects.create(
+        id=1, face_model=person.faces.get().face_model, size=1, embedding_sum=[0.1] * 128
+    )
+    ClusterFace.objects.create(face_id=1, cluster=cluster)
 
 
 def _beta_media_with_a_face(name: str = BETA_MEDIA_NAME) -> None:
@@ -244,6 +258,7 @@ def test_betas_routes_refuse_alphas_session_token_and_anonymous(name, alpha, bet
         "api-person",
         "api-person-appearances",
         "api-person-face-image",
+        "cluster-detail",
     ],
 )
 def test_the_canary_can_see_beta_data_when_signed_in_to_beta(name, beta, beta_secrets):

@@ -22,6 +22,12 @@ class Command(BaseCommand):
             default=services.PACK_MATCH_THRESHOLD,
             help="Cosine similarity above which faces match (search default).",
         )
+        imp.add_argument(
+            "--cluster-threshold",
+            type=float,
+            default=services.PACK_CLUSTER_THRESHOLD,
+            help="Cosine similarity at which discovery links two unknown faces.",
+        )
         actions.add_parser("list", help="Registered models; * marks the default.")
         use = actions.add_parser("use", help="Set a tenant's active model.")
         use.add_argument("tenant", help="Tenant slug")
@@ -39,11 +45,15 @@ class Command(BaseCommand):
             raise CommandError(f"No model {reference!r}. See `manage.py models list`.")
         return model
 
-    def handle_import(self, path, name, licence_file, threshold, **_):
+    def handle_import(self, path, name, licence_file, threshold, cluster_threshold, **_):
         licence = licence_file.read_text() if licence_file else None
         try:
             model = services.face_model_import(
-                source=path, name=name, licence=licence, match_threshold=threshold
+                source=path,
+                name=name,
+                licence=licence,
+                match_threshold=threshold,
+                cluster_threshold=cluster_threshold,
             )
         except ModelPackError as exc:
             raise CommandError(f"Pack refused: {exc}") from None

@@ -1,0 +1,316 @@
+"""Placing unknown faces into clusters, one face at a time, at a cost that does
+not grow with the catalogue.
+
+A new face looks up its ``CLUSTER_NEIGHBOURS`` nearest faces in discovery
+through the HNSW index (``vectors.query.nearest`` over the catalogue's
+``FACE_TABLE``), keeping those at or above the model's ``cluster_threshold``
+(τ). Then:
+
+* it **joins** the cluster with the most such links, when the cluster has at
+  least two of them (one, if the link is *strong*: a sixth of the way from τ
+  to 1), and the face's mean similarity to *all* the cluster's members
+  (its dot product with the cluster's embedding sum) is also at least τ. The
+  mean keeps one look-alike member from pulling a face into the wrong
+  person's cluster: single links are what merge siblings. Pending
+  neighbours that pass the same mean test join with it;
+* else, with pending neighbours, it **starts a cluster** with them;
+* else it waits in the **pending pool** until faces like it arrive.
+
+Never in one cluster: two faces of one photo, two faces of overlapping tracks
+of one video, or two faces a member said are not the same (``CannotLink``).
+
+Rules measured on ../shared/data/faces (bench/clusters.py, docs/benchmarks.md
+"Clusters"): two links and the mean test raised dlib's pairwise precision from
+0.75 (single links) to 0.98; absorbing pending neighbours raised recall.
+
+Placements of one tenant are serialised by a transaction-level advisory lock
+keyed by the schema, so two workers never put one face in two clusters or
+start two clusters from one pending face; a placement takes milliseconds.
+Call inside the tenant's schema.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db import connection, transaction
+
+from media_ingest.embeddings import FACE_TABLE
+from media_ingest.models import Face, MediaFile
+from recognition.models import FaceModel
+from vectors.query import RowFilter, nearest
+
+from ..conf import people_setting
+from ..models import CannotLink, ClusterFace, FaceCluster, FaceLabel
+
+
+@dataclass
+class PlacementCounts:
+    joined: int = 0
+    started: int = 0  # new clusters
+    pending: int = 0
+    skipped: int = 0  # low quality, labelled, or placed already
+    cluster_ids: set[int] = field(default_factory=set)
+
+    def add(self, other: PlacementCounts) -> None:
+        self.joined += other.joined
+        self.started += other.started
+        self.pending += other.pending
+        self.skipped += other.skipped
+        self.cluster_ids |= other.cluster_ids
+
+
+@dataclass
+class _Candidate:
+    """A face being placed, or one of its pending neighbours."""
+
+    face_id: int
+    media_id: int
+    video: bool
+    span: tuple[float, float] | None  # the track's time span, for a video's face
+    embedding: np.ndarray
+
+
+def strong_link(threshold: float) -> float:
+    return threshold + (1.0 - threshold) / 6.0
+
+
+def lock_discovery() -> None:
+    """Serialise this tenant's placements until the transaction ends (advisory
+    locks are database-wide: the key carries the schema)."""
+    key = zlib.crc32(f"{connection.schema_name}:people.discovery".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _candidates(face_ids) -> dict[int, _Candidate]:
+    rows = Face.objects.filter(pk__in=list(face_ids)).values_list(
+        "pk", "media_id", "media__kind", "track__first_time_s", "track__last_time_s", "embedding"
+    )
+    found = {}
+    for face_id, media_id, kind, first, last, embedding in rows:
+        video = kind == MediaFile.Kind.VIDEO
+        span = (first, last) if video and first is not None else None
+        found[face_id] = _Candidate(face_id, media_id, video, span, _unit(embedding))
+    return found
+
+
+def _conflict(a: _Candidate, b: _Candidate) -> bool:
+    """Two faces that cannot be one person: one photo, or overlapping tracks."""
+    if a.media_id != b.media_id:
+        return False
+    if not a.video:
+        return True
+    if a.span is None or b.span is None:
+        return False
+    return a.span[0] <= b.span[1] and b.span[0] <= a.span[1]
+
+
+def _neighbours(face: _Candidate, face_model: FaceModel) -> list[tuple[int, float]]:
+    conditions = ["NOT m.kept_out", "f.id <> %s"]
+    params: list = [face.face_id]
+    if not face.video:
+        conditions.append("f.media_id <> %s")
+        params.append(face.media_id)
+    hits = nearest(
+        table=FACE_TABLE,
+        embedding=face.embedding,
+        face_model_id=face_model.pk,
+        top_k=people_setting("CLUSTER_NEIGHBOURS"),
+        threshold=face_model.cluster_threshold,
+        filters=RowFilter(
+            join="JOIN people_clusterface m ON m.face_id = f.id",
+            conditions=tuple(conditions),
+            params=tuple(params),
+        ),
+    )
+    return [(hit.id, hit.similarity) for hit in hits]
+
+
+def _cannot_link(face_ids: list[int], others: list[int]) -> set[tuple[int, int]]:
+    """The pairs among (face_ids x others) a member said are not the same, both ways."""
+    pairs = set()
+    rows = CannotLink.objects.filter(face_id__in=face_ids, other_id__in=others).values_list(
+        "face_id", "other_id"
+    )
+    rows = rows.union(
+        CannotLink.objects.filter(other_id__in=face_ids, face_id__in=others).values_list(
+            "other_id", "face_id"
+        )
+    )
+    for a, b in rows:
+        pairs.add((a, b))
+        pairs.add((b, a))
+    return pairs
+
+
+class _ClusterView:
+    """What placement needs of candidate clusters: sums, sizes, and members'
+    media and tracks (for the one-photo and overlapping-track rules)."""
+
+    def __init__(self, cluster_ids: list[int]):
+        self.clusters = {
+            c.pk: c
+            for c in FaceCluster.objects.filter(pk__in=cluster_ids).only("size", "embedding_sum")
+        }
+        members = ClusterFace.objects.filter(cluster_id__in=list(self.clusters)).values_list(
+            "cluster_id",
+            "face_id",
+            "face__media_id",
+            "face__media__kind",
+            "face__track__first_time_s",
+            "face__track__last_time_s",
+        )
+        self.members: dict[int, list[_Candidate]] = defaultdict(list)
+        empty = np.zeros(0, dtype=np.float32)
+        for cluster_id, face_id, media_id, kind, first, last in members:
+            video = kind == MediaFile.Kind.VIDEO
+            span = (first, last) if video and first is not None else None
+            self.members[cluster_id].append(_Candidate(face_id, media_id, video, span, empty))
+
+    def mean_similarity(self, cluster_id: int, face: _Candidate) -> float:
+        cluster = self.clusters[cluster_id]
+        return float(face.embedding @ np.asarray(cluster.embedding_sum, np.float32)) / max(
+            cluster.size, 1
+        )
+
+    def admits(self, cluster_id: int, face: _Candidate, cannot: set[tuple[int, int]]) -> bool:
+        return not any(
+            _conflict(face, m) or (face.face_id, m.face_id) in cannot
+            for m in self.members[cluster_id]
+        )
+
+    def add(self, cluster_id: int, face: _Candidate) -> None:
+        cluster = self.clusters[cluster_id]
+        cluster.embedding_sum = np.asarray(cluster.embedding_sum, np.float32) + face.embedding
+        cluster.size += 1
+        self.members[cluster_id].append(face)
+
+
+def _choose_cluster(face, links, view, threshold, cannot) -> int | None:
+    strong = strong_link(threshold)
+    best = None
+    for cluster_id, similarities in links.items():
+        if cluster_id not in view.clusters:
+            continue
+        enough = len(similarities) >= min(2, view.clusters[cluster_id].size)
+        if not (enough or max(similarities) >= strong):
+            continue
+        if view.mean_similarity(cluster_id, face) < threshold:
+            continue
+        if not view.admits(cluster_id, face, cannot):
+            continue
+        rank = (len(similarities), sum(similarities) / len(similarities))
+        if best is None or rank > best[0]:
+            best = (rank, cluster_id)
+    return None if best is None else best[1]
+
+
+def _place_one(face: _Candidate, face_model: FaceModel) -> PlacementCounts:
+    counts = PlacementCounts()
+    threshold = face_model.cluster_threshold
+    neighbours = _neighbours(face, face_model)
+    placed = dict(
+        ClusterFace.objects.filter(face_id__in=[n for n, _ in neighbours]).values_list(
+            "face_id", "cluster_id"
+        )
+    )
+    links: dict[int, list[float]] = defaultdict(list)
+    pending_ids = []
+    for neighbour_id, similarity in neighbours:
+        if neighbour_id not in placed:
+            continue  # left discovery meanwhile (named, deleted)
+        if placed[neighbour_id] is None:
+            pending_ids.append(neighbour_id)
+        else:
+            links[placed[neighbour_id]].append(similarity)
+    view = _ClusterView(list(links))
+    pending = _candidates(pending_ids)
+    pending_order = [pending[i] for i in pending_ids if i in pending]
+    everyone = [face.face_id, *pending]
+    cannot = _cannot_link(
+        everyone, [m.face_id for ms in view.members.values() for m in ms] + everyone
+    )
+
+    cluster_id = _choose_cluster(face, links, view, threshold, cannot)
+    if cluster_id is not None:
+        joining = [face]
+        view.add(cluster_id, face)
+        for other in pending_order:
+            if view.mean_similarity(cluster_id, other) >= threshold and view.admits(
+                cluster_id, other, cannot
+            ):
+                joining.append(other)
+                view.add(cluster_id, other)
+        cluster = view.clusters[cluster_id]
+        counts.joined += len(joining)
+    elif pending_order:
+        joining = [face]
+        for other in pending_order:
+            if not any(
+                _conflict(other, j) or (other.face_id, j.face_id) in cannot for j in joining
+            ):
+                joining.append(other)
+        if len(joining) == 1:
+            ClusterFace.objects.create(face_id=face.face_id)
+            counts.pending += 1
+            return counts
+        cluster = FaceCluster.objects.create(
+            face_model=face_model,
+            size=len(joining),
+            embedding_sum=np.sum([j.embedding for j in joining], axis=0),
+        )
+        counts.started += 1
+        counts.joined += len(joining)
+    else:
+        ClusterFace.objects.create(face_id=face.face_id)
+        counts.pending += 1
+        return counts
+
+    FaceCluster.objects.filter(pk=cluster.pk).update(
+        size=cluster.size, embedding_sum=np.asarray(cluster.embedding_sum, np.float32)
+    )
+    ClusterFace.objects.update_or_create(face_id=face.face_id, defaults={"cluster": cluster})
+    moved = [j.face_id for j in joining if j.face_id != face.face_id]
+    if moved:
+        ClusterFace.objects.filter(face_id__in=moved).update(cluster=cluster)
+    counts.cluster_ids.add(cluster.pk)
+    return counts
+
+
+def eligible_faces(face_model: FaceModel):
+    """Faces discovery takes: of the model, of usable quality, not confirmed as
+    anyone, not in discovery already."""
+    return (
+        Face.objects.filter(
+            face_model=face_model, quality__gte=people_setting("CLUSTER_MIN_QUALITY")
+        )
+        .exclude(label__status=FaceLabel.Status.CONFIRMED)
+        .filter(discovery__isnull=True)
+    )
+
+
+def place_faces(face_ids, face_model: FaceModel) -> PlacementCounts:
+    """Place these faces (those still eligible), in id order, in one transaction."""
+    counts = PlacementCounts()
+    face_ids = sorted(set(face_ids))
+    with transaction.atomic():
+        lock_discovery()
+        eligible = set(
+            eligible_faces(face_model).filter(pk__in=face_ids).values_list("pk", flat=True)
+        )
+        counts.skipped = len(face_ids) - len(eligible)
+        faces = _candidates(eligible)
+        for face_id in face_ids:
+            if face_id in faces:
+                counts.add(_place_one(faces[face_id], face_model))
+    return counts
