@@ -105,6 +105,7 @@ PAGES = [
     "/settings/model/",
     "/people/",
     "/people/new/",
+    "/people/to-name/",
     "/identify/",
     "/identify/log/",
     "/api/docs/",
@@ -221,3 +222,51 @@ def test_enrol_from_the_webcam_then_identify(live_server_url, alice, tmp_path):
         named.first.wait_for(timeout=120_000)
         assert named.first.inner_text().startswith("Angela Merkel")
         assert page.locator(".face-box .face-name").first.inner_text() == "Angela Merkel"
+
+
+@pytest.fixture
+def unknown_cluster(committed):
+    """Three unnamed faces of one person in a cluster, committed for the server."""
+    import numpy as np
+
+    from media_ingest.models import MediaFile
+    from people.discovery.placement import place_faces
+    from people.models import Person
+    from recognition.models import FaceModel
+    from tests import factories
+
+    model = FaceModel.objects.get(is_default=True)
+    look = np.random.default_rng(3).normal(size=128)
+    with schema_context(ALPHA.schema_name):
+        faces = []
+        for n in range(3):
+            vector = look + np.random.default_rng(n).normal(size=128) * 0.01
+            face = factories.face(
+                media=factories.media_file(original_name=f"unknown-{n}.jpg"),
+                face_model=model,
+                embedding=(vector / np.linalg.norm(vector)).astype(np.float32),
+            )
+            face.save()
+            faces.append(face.pk)
+        place_faces(faces, model)
+    yield faces
+    with schema_context(ALPHA.schema_name):
+        MediaFile.objects.filter(faces__pk__in=faces).delete()
+        Person.objects.all().delete()
+    from django_q.models import OrmQ
+
+    OrmQ.objects.all().delete()
+
+
+def test_name_a_cluster_of_unknown_faces(live_server_url, unknown_cluster, page):
+    _sign_in(page, live_server_url, ALPHA.owner)
+    page.goto(f"{live_server_url}/people/to-name/")
+    page.get_by_role("heading", name="3 faces").wait_for()
+    page.get_by_role("link", name="Name or edit").click()
+    page.get_by_label("Name", exact=True).fill("Grace Hopper")
+    page.get_by_label("Consent basis").select_option("consent")
+    page.get_by_role("button", name="Name them").click()
+    page.get_by_role("heading", name="Grace Hopper").wait_for()
+    assert "Appearances (3)" in page.content()
+    page.goto(f"{live_server_url}/people/to-name/")
+    page.get_by_role("heading", name="Nobody to name yet").wait_for()

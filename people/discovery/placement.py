@@ -136,33 +136,44 @@ def _neighbours(face: _Candidate, face_model: FaceModel) -> list[tuple[int, floa
     return [(hit.id, hit.similarity) for hit in hits]
 
 
-def _cannot_link(face_ids: list[int], others: list[int]) -> set[tuple[int, int]]:
-    """The pairs among (face_ids x others) a member said are not the same, both ways."""
+def _cannot_link_pairs(face_ids: list[int]) -> set[tuple[int, int]]:
+    """The pairs among ``face_ids`` a member said are not the same, both ways."""
     pairs = set()
-    rows = CannotLink.objects.filter(face_id__in=face_ids, other_id__in=others).values_list(
+    rows = CannotLink.objects.filter(face_id__in=face_ids, other_id__in=face_ids).values_list(
         "face_id", "other_id"
     )
-    rows = rows.union(
-        CannotLink.objects.filter(other_id__in=face_ids, face_id__in=others).values_list(
-            "other_id", "face_id"
-        )
-    )
     for a, b in rows:
-        pairs.add((a, b))
-        pairs.add((b, a))
+        pairs.update({(a, b), (b, a)})
     return pairs
 
 
-class _ClusterView:
-    """What placement needs of candidate clusters: sums, sizes, and members'
-    media and tracks (for the one-photo and overlapping-track rules)."""
+def _cannot_join(face_ids: list[int], cluster_ids: list[int]) -> set[tuple[int, int]]:
+    """(face, cluster) where the face is "not the same" as one of the cluster's members."""
+    forward = CannotLink.objects.filter(
+        face_id__in=face_ids, other__discovery__cluster_id__in=cluster_ids
+    ).values_list("face_id", "other__discovery__cluster_id")
+    backward = CannotLink.objects.filter(
+        other_id__in=face_ids, face__discovery__cluster_id__in=cluster_ids
+    ).values_list("other_id", "face__discovery__cluster_id")
+    return set(forward.union(backward))
 
-    def __init__(self, cluster_ids: list[int]):
+
+class _ClusterView:
+    """What placement needs of the candidate clusters, at a cost bounded by the
+    neighbours and the feedback, never by the clusters' sizes: their sums and
+    sizes, their members from the same files as the faces being placed (the
+    one-photo and overlapping-track rules), and the "not the same" that bar
+    those faces from them."""
+
+    def __init__(self, cluster_ids: list[int], faces: list[_Candidate]):
         self.clusters = {
             c.pk: c
             for c in FaceCluster.objects.filter(pk__in=cluster_ids).only("size", "embedding_sum")
         }
-        members = ClusterFace.objects.filter(cluster_id__in=list(self.clusters)).values_list(
+        ids = list(self.clusters)
+        members = ClusterFace.objects.filter(
+            cluster_id__in=ids, face__media_id__in={f.media_id for f in faces}
+        ).values_list(
             "cluster_id",
             "face_id",
             "face__media_id",
@@ -170,12 +181,17 @@ class _ClusterView:
             "face__track__first_time_s",
             "face__track__last_time_s",
         )
+        # Per cluster: its members that share a file with a face being placed,
+        # then the faces this placement adds.
         self.members: dict[int, list[_Candidate]] = defaultdict(list)
         empty = np.zeros(0, dtype=np.float32)
         for cluster_id, face_id, media_id, kind, first, last in members:
             video = kind == MediaFile.Kind.VIDEO
             span = (first, last) if video and first is not None else None
             self.members[cluster_id].append(_Candidate(face_id, media_id, video, span, empty))
+        face_ids = [f.face_id for f in faces]
+        self.barred = _cannot_join(face_ids, ids) if ids else set()
+        self.pairs = _cannot_link_pairs(face_ids)
 
     def mean_similarity(self, cluster_id: int, face: _Candidate) -> float:
         cluster = self.clusters[cluster_id]
@@ -183,11 +199,15 @@ class _ClusterView:
             cluster.size, 1
         )
 
-    def admits(self, cluster_id: int, face: _Candidate, cannot: set[tuple[int, int]]) -> bool:
+    def compatible(self, face: _Candidate, others: list[_Candidate]) -> bool:
         return not any(
-            _conflict(face, m) or (face.face_id, m.face_id) in cannot
-            for m in self.members[cluster_id]
+            _conflict(face, o) or (face.face_id, o.face_id) in self.pairs for o in others
         )
+
+    def admits(self, cluster_id: int, face: _Candidate) -> bool:
+        if (face.face_id, cluster_id) in self.barred:
+            return False
+        return self.compatible(face, self.members[cluster_id])
 
     def add(self, cluster_id: int, face: _Candidate) -> None:
         cluster = self.clusters[cluster_id]
@@ -196,7 +216,7 @@ class _ClusterView:
         self.members[cluster_id].append(face)
 
 
-def _choose_cluster(face, links, view, threshold, cannot) -> int | None:
+def _choose_cluster(face, links, view, threshold) -> int | None:
     strong = strong_link(threshold)
     best = None
     for cluster_id, similarities in links.items():
@@ -207,7 +227,7 @@ def _choose_cluster(face, links, view, threshold, cannot) -> int | None:
             continue
         if view.mean_similarity(cluster_id, face) < threshold:
             continue
-        if not view.admits(cluster_id, face, cannot):
+        if not view.admits(cluster_id, face):
             continue
         rank = (len(similarities), sum(similarities) / len(similarities))
         if best is None or rank > best[0]:
@@ -233,32 +253,29 @@ def _place_one(face: _Candidate, face_model: FaceModel) -> PlacementCounts:
             pending_ids.append(neighbour_id)
         else:
             links[placed[neighbour_id]].append(similarity)
-    view = _ClusterView(list(links))
     pending = _candidates(pending_ids)
     pending_order = [pending[i] for i in pending_ids if i in pending]
-    everyone = [face.face_id, *pending]
-    cannot = _cannot_link(
-        everyone, [m.face_id for ms in view.members.values() for m in ms] + everyone
-    )
+    view = _ClusterView(list(links), [face, *pending_order])
 
-    cluster_id = _choose_cluster(face, links, view, threshold, cannot)
+    cluster_id = _choose_cluster(face, links, view, threshold)
     if cluster_id is not None:
         joining = [face]
         view.add(cluster_id, face)
         for other in pending_order:
             if view.mean_similarity(cluster_id, other) >= threshold and view.admits(
-                cluster_id, other, cannot
+                cluster_id, other
             ):
                 joining.append(other)
                 view.add(cluster_id, other)
         cluster = view.clusters[cluster_id]
+        FaceCluster.objects.filter(pk=cluster.pk).update(
+            size=cluster.size, embedding_sum=np.asarray(cluster.embedding_sum, np.float32)
+        )
         counts.joined += len(joining)
-    elif pending_order:
+    else:
         joining = [face]
         for other in pending_order:
-            if not any(
-                _conflict(other, j) or (other.face_id, j.face_id) in cannot for j in joining
-            ):
+            if view.compatible(other, joining):
                 joining.append(other)
         if len(joining) == 1:
             ClusterFace.objects.create(face_id=face.face_id)
@@ -271,14 +288,7 @@ def _place_one(face: _Candidate, face_model: FaceModel) -> PlacementCounts:
         )
         counts.started += 1
         counts.joined += len(joining)
-    else:
-        ClusterFace.objects.create(face_id=face.face_id)
-        counts.pending += 1
-        return counts
 
-    FaceCluster.objects.filter(pk=cluster.pk).update(
-        size=cluster.size, embedding_sum=np.asarray(cluster.embedding_sum, np.float32)
-    )
     ClusterFace.objects.update_or_create(face_id=face.face_id, defaults={"cluster": cluster})
     moved = [j.face_id for j in joining if j.face_id != face.face_id]
     if moved:
