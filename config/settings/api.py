@@ -12,11 +12,15 @@ FACET_THROTTLES = {
     # A search or an identification by photo decodes and runs the engine in the web process.
     "search": env_str("FACET_SEARCH_THROTTLE", "60/min"),
     "identify": env_str("FACET_IDENTIFY_THROTTLE", "120/min"),
+    # Per kiosk: a kiosk sends 1-2 frames a second while a face is in view.
+    "kiosk": env_str("FACET_KIOSK_THROTTLE", "4/s"),
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
+        # `Authorization: Kiosk <key>`: a principal that may post frames, nothing else.
+        "attendance.auth.KioskKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
