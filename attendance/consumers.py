@@ -59,12 +59,18 @@ class KioskConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         self.sent: deque[float] = deque()
-        await self.accept()
         header = _header(self.scope, b"authorization")
         prefix, _, key = header.partition(" ")
         if prefix == AUTH_PREFIX and key:
-            await self._authenticate(key)
+            # A client that sends the key up front is refused before the handshake.
+            kiosk, status = await self._kiosk_for(key)
+            if kiosk is None:
+                await self.close(code=UNAUTHENTICATED)
+                return
+            await self.accept()
+            await self._authenticated(kiosk, status)
         else:
+            await self.accept()
             self.auth_timer = asyncio.ensure_future(self._close_unless_authenticated())
 
     async def _close_unless_authenticated(self) -> None:
@@ -85,6 +91,9 @@ class KioskConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.close(code=UNAUTHENTICATED)
             return
+        await self._authenticated(kiosk, status)
+
+    async def _authenticated(self, kiosk, status) -> None:
         self.kiosk = kiosk
         self.group = credential_group(self.scope["tenant"].schema_name, "kiosk", kiosk.key_digest)
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -77,7 +77,7 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or f"{self.group} {self.starts_at:%H:%M}"
+        return self.name or f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
 
     def occurs_on(self, day) -> bool:
         if day.weekday() not in self.weekdays:
