@@ -66,5 +66,6 @@ SPECTACULAR_SETTINGS = {
         "MediaSourceEnum": "media_ingest.models.Source",
         "MediaStatusEnum": "media_ingest.models.MediaFile.Status",
         "FaceLabelStatusEnum": "people.models.FaceLabel.Status",
+        "CorrectionKindEnum": "attendance.models.Correction.Kind",
     },
 }
