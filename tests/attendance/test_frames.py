@@ -164,3 +164,28 @@ def test_members_cannot_post_frames_and_kiosks_cannot_read_data(alpha, db, accou
         assert kiosk.get(path).status_code == 403, path
     status = kiosk.get("/api/v1/attendance/kiosk/")
     assert status.status_code == 200 and status.json()["name"] == "Front door"
+
+
+def test_unknown_faces_are_kept_for_review_only_when_asked_and_purged_after_retention(
+    alpha, enrolled, processing
+):
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from attendance import services, tasks
+
+    with schema_context(alpha.schema_name):
+        services.attendance_settings_update(keep_unknown_faces=True, unknown_retention_days=3)
+    _, key = make_kiosk(alpha)
+    assert post_frame(kiosk_client(alpha, key), photo(STRANGER, 1)).json()["unknown"] == 1
+    with schema_context(alpha.schema_name):
+        [unknown] = UnknownFace.objects.all()
+        assert unknown.crop.name.startswith("attendance/unknown/")
+        crop = unknown.crop.name
+        assert default_storage.exists(crop)
+        assert services.unknown_faces_purge() == 0, "within the retention: kept"
+        UnknownFace.objects.update(seen_at=timezone.now() - dt.timedelta(days=4))
+    processing(lambda: tasks.purge_unknown_faces_everywhere())
+    with schema_context(alpha.schema_name):
+        assert not UnknownFace.objects.exists()
+        assert not default_storage.exists(crop)
