@@ -9,6 +9,10 @@ from .models import AttendanceSettings, Correction, Group, Kiosk, Mark, Session
 class AttendanceSettingsAdmin(admin.ModelAdmin):
     list_display = ("__str__", "keep_mark_crops", "keep_unknown_faces", "unknown_retention_days")
 
+    def has_add_permission(self, request):
+        # One row (selectors.attendance_settings reads it); the defaults until added.
+        return super().has_add_permission(request) and not AttendanceSettings.objects.exists()
+
 
 @admin.register(Kiosk, site=tenant_admin_site)
 class KioskAdmin(admin.ModelAdmin):

@@ -26,6 +26,8 @@ from .throttles import KioskRateThrottle
 
 # ------------------------------------------------------------------ kiosks
 
+NO_STORE = {"Cache-Control": "no-store"}  # answers that carry a kiosk key
+
 
 class KioskSerializer(serializers.ModelSerializer):
     groups = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
@@ -92,7 +94,9 @@ class KioskListView(TenantAPIView):
         values = dict(data.validated_data)
         groups = _groups(values.pop("groups"))
         kiosk, key = services.kiosk_create(**values, groups=groups, created_by=request.user)
-        return Response({"id": kiosk.pk, "key": key}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"id": kiosk.pk, "key": key}, status=status.HTTP_201_CREATED, headers=NO_STORE
+        )
 
 
 class KioskDetailView(TenantAPIView):
@@ -129,7 +133,8 @@ class KioskRotateView(TenantAPIView):
     @extend_schema(request=None, responses=KioskKeySerializer)
     def post(self, request, kiosk_id: int):
         kiosk = _kiosk(kiosk_id)
-        return Response({"id": kiosk.pk, "key": services.kiosk_rotate_key(kiosk=kiosk)})
+        key = services.kiosk_rotate_key(kiosk=kiosk)
+        return Response({"id": kiosk.pk, "key": key}, headers=NO_STORE)
 
 
 class KioskRevokeView(TenantAPIView):

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
-from collections import deque
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -35,7 +34,7 @@ from tenants.events import credential_group
 from .conf import attendance_setting
 from .keys import AUTH_PREFIX
 from .selectors import kiosk_for_key, kiosk_live
-from .throttles import kiosk_rate
+from .throttles import KioskRateThrottle
 
 
 def _header(scope, name: bytes) -> str:
@@ -45,20 +44,11 @@ def _header(scope, name: bytes) -> str:
     return ""
 
 
-def _per_second(rate: str | None) -> tuple[int, float] | None:
-    if not rate:
-        return None
-    count, period = rate.split("/")
-    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
-    return int(count), float(seconds)
-
-
 class KioskConsumer(AsyncJsonWebsocketConsumer):
     kiosk = None
     group = None
 
     async def connect(self):
-        self.sent: deque[float] = deque()
         header = _header(self.scope, b"authorization")
         prefix, _, key = header.partition(" ")
         if prefix == AUTH_PREFIX and key:
@@ -145,25 +135,9 @@ class KioskConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "auth" and self.kiosk is None:
             await self._authenticate(str(content.get("key", "")))
 
-    def _throttled(self) -> bool:
-        rate = _per_second(kiosk_rate())
-        if rate is None:
-            return False
-        count, window = rate
-        now = time.monotonic()
-        while self.sent and self.sent[0] <= now - window:
-            self.sent.popleft()
-        if len(self.sent) >= count:
-            return True
-        self.sent.append(now)
-        return False
-
     async def _frame(self, data: bytes) -> None:
         if self.kiosk is None:
             await self._error("not-authenticated", "Send the kiosk key first.")
-            return
-        if self._throttled():
-            await self._error("throttled", "Too many frames: send at most 2 a second.")
             return
         if len(data) > recognition_setting("MAX_QUERY_BYTES"):
             await self._error("too-large", "The frame is too large.")
@@ -189,6 +163,14 @@ class KioskConsumer(AsyncJsonWebsocketConsumer):
             kiosk = kiosk_live(self.kiosk.pk, self.kiosk.key_digest)
             if kiosk is None:
                 raise ServiceError("This kiosk key was revoked.", "invalid-key", http_status=401)
+            # The frame API's allowance, per kiosk: however many sockets it opens.
+            throttle = KioskRateThrottle()
+            if not throttle.allow_request(SimpleNamespace(auth=SimpleNamespace(kiosk=kiosk)), None):
+                raise ServiceError(
+                    f"Too many frames: try again in {int(throttle.wait() or 0) + 1} s.",
+                    "throttled",
+                    http_status=429,
+                )
             with transaction.atomic():
                 frame = io.BytesIO(data)
                 frame.name = "frame.jpg"

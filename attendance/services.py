@@ -152,6 +152,15 @@ def group_update(*, group: Group, name: str | None = None, members=None) -> Grou
 
 
 def group_delete(*, group: Group) -> None:
+    """Refused while kiosks serve the group: without it they would become door
+    logs and mark anybody."""
+    kiosks = list(group.kiosks.values_list("name", flat=True))
+    if kiosks:
+        raise AttendanceError(
+            f"Kiosks serve this group ({', '.join(kiosks)}): change them first.",
+            "group-in-use",
+            http_status=409,
+        )
     group.delete()
 
 

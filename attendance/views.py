@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from people.models import Person
@@ -52,6 +53,7 @@ def kiosk_page(request):
     return render(request, "attendance/kiosk.html")
 
 
+@never_cache  # the page may carry a new key
 @member_required(Action.MANAGE, "Only owners and admins register kiosks.")
 def kiosks(request):
     form = KioskForm(request.POST or None)
@@ -83,6 +85,7 @@ def _kiosk_or_404(kiosk_id: int):
     return kiosk
 
 
+@never_cache
 @require_POST
 @member_required(Action.MANAGE, "Only owners and admins manage kiosks.")
 def kiosk_rotate(request, kiosk_id: int):

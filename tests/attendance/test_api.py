@@ -94,4 +94,14 @@ def test_groups_and_sessions(alpha, api):
         content_type="application/json",
     )
     assert unknown.json()["code"] == "unknown-person"
+    kiosk = api.post(
+        "/api/v1/attendance/kiosks/",
+        {"name": "Class door", "groups": [group_id]},
+        content_type="application/json",
+    ).json()
+    in_use = api.delete(f"/api/v1/attendance/groups/{group_id}/")
+    assert in_use.status_code == 409 and in_use.json()["code"] == "group-in-use"
+    api.patch(
+        f"/api/v1/attendance/kiosks/{kiosk['id']}/", {"groups": []}, content_type="application/json"
+    )
     assert api.delete(f"/api/v1/attendance/groups/{group_id}/").status_code == 204
