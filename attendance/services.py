@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from media_ingest.query_photos import request_photo_pixels
@@ -465,3 +466,52 @@ def unknown_faces_purge(*, now: dt.datetime | None = None) -> int:
 
     transaction.on_commit(remove_files)
     return deleted
+
+
+# ------------------------------------------------------------------ people merged
+
+
+def marks_follow_merge(*, keep_id: int, other_id: int) -> None:
+    """Two people were one: ``other``'s marks and group memberships become
+    ``keep``'s. A mark of ``other`` inside a window ``keep`` already holds (the
+    same person seen twice under two names) is removed, with a correction
+    saying why, so the record stays one mark per window."""
+    overlapping = Mark.objects.filter(
+        person_id=other_id,
+        removed_at__isnull=True,
+        cooldown_until__gt=models.F("at"),
+    ).filter(
+        Exists(
+            Mark.objects.filter(
+                person_id=keep_id,
+                removed_at__isnull=True,
+                scope=OuterRef("scope"),
+                at__lt=OuterRef("cooldown_until"),
+                cooldown_until__gt=OuterRef("at"),
+            )
+        )
+    )
+    now = timezone.now()
+    for mark in overlapping:
+        mark.removed_at = now
+        mark.save(update_fields=["removed_at"])
+        Correction.objects.create(
+            kind=Correction.Kind.REMOVE,
+            mark=mark,
+            reason=f"Merged into person {keep_id}: a second mark in the same cooldown window.",
+        )
+    Mark.objects.filter(person_id=other_id).update(person_id=keep_id)
+    through = Group.members.through
+    groups = set(through.objects.filter(person_id=keep_id).values_list("group_id", flat=True))
+    through.objects.bulk_create(
+        through(group_id=group_id, person_id=keep_id)
+        for group_id in through.objects.filter(person_id=other_id).values_list(
+            "group_id", flat=True
+        )
+        if group_id not in groups
+    )
+
+
+def on_person_merging(sender, keep_id: int, other_id: int, **kwargs) -> None:
+    """people.signals.person_merging receiver."""
+    marks_follow_merge(keep_id=keep_id, other_id=other_id)

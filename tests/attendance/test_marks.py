@@ -109,3 +109,24 @@ def test_two_kiosks_racing_in_two_connections_write_one_mark(committed):
 
             Kiosk.objects.all().delete()
             Person.objects.filter(pk=person.pk).delete()
+
+
+def test_merging_two_people_keeps_the_marks_once_per_window(alpha):
+    from attendance.models import Correction, Group
+    from people.services import people_merge
+
+    ann, twin = person_row(alpha, "Ann"), person_row(alpha, "Ann (twin record)")
+    kiosk, _ = make_kiosk(alpha)
+    now = timezone.now()
+    with schema_context(alpha.schema_name):
+        group = services.group_create(name="Class 1", members=[twin])
+        record = dict(kiosk=kiosk, scope="door", similarity=0.9)
+        services.mark_record(person_id=ann.pk, at=now, **record)
+        services.mark_record(person_id=twin.pk, at=now + dt.timedelta(minutes=2), **record)
+        services.mark_record(person_id=twin.pk, at=now + dt.timedelta(hours=2), **record)
+        people_merge(keep=ann, other=twin)
+        marks = list(Mark.objects.filter(person=ann).order_by("at"))
+        assert len(marks) == 3
+        assert [m.removed_at is not None for m in marks] == [False, True, False]
+        assert Correction.objects.get().mark == marks[1]
+        assert list(Group.objects.get(pk=group.pk).members.all()) == [ann]
