@@ -86,6 +86,8 @@ def test_a_mark_keeps_its_crop_when_the_tenant_says_so(alpha, enrolled):
         [mark] = Mark.objects.all()
         assert mark.crop.name.startswith("attendance/marks/")
         assert mark.similarity > 0
+    record = alpha.client(alpha.viewer).get("/attendance/marks/").content.decode()
+    assert f"/media/{mark.crop.name}" in record, "the crop is shown beside the record"
 
 
 def test_bad_frames_get_clear_answers(alpha, db):
