@@ -164,3 +164,29 @@ def test_attendance_frame(alpha, api, people):
 
 
 FRAME_MARKED = 26
+
+
+@pytest.mark.parametrize("marks", [3, 9])
+def test_attendance_events(alpha, api, marks):
+    """The record with its people, kiosks and corrections: a fixed cost per page."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from attendance import services
+    from tests.attendance.conftest import make_kiosk, person_row
+
+    kiosk, _ = make_kiosk(alpha)
+    now = timezone.now()
+    with schema_context(alpha.schema_name):
+        for n in range(marks):
+            person = person_row(alpha, f"P{n}")
+            _, mark, _ = services.mark_record(
+                person_id=person.pk, kiosk=kiosk, scope="door",
+                at=now - dt.timedelta(minutes=n), similarity=0.9,
+            )  # fmt: skip
+            services.correction_remove_mark(mark=mark, reason="test", user=None)
+    # count, the page (marks with people and kiosks), their corrections (with who made them)
+    with assert_query_count(TOKEN_REQUEST + 3):
+        response = api.get("/api/v1/attendance/events/?removed=1")
+    assert response.json()["count"] == marks

@@ -48,7 +48,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Per-tenant face recognition API. Every path is served on the tenant's own "
         "host name; authenticate with `Authorization: Token <token>` from "
-        "`POST /api/v1/auth/token/`."
+        "`POST /api/v1/auth/token/`. Attendance kiosks send `Authorization: Kiosk "
+        "<key>` (shown once when the kiosk is registered) to the frame and status "
+        "routes only."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
