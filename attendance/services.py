@@ -284,6 +284,8 @@ def mark_record(
             mark.save()
     except IntegrityError:
         # Another kiosk or process marked them in the same window meanwhile.
+        if mark.crop:
+            default_storage.delete(mark.crop.name)
         return "cooldown", None, at
     return "marked", mark, at
 
