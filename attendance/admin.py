@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from tenants.admin_site import ReadOnlyAdmin, tenant_admin_site
 
-from .models import AttendanceSettings, Correction, Group, Kiosk, Mark, Session
+from .models import AttendanceSettings, Correction, Group, Kiosk, Mark, Session, UnknownFace
 
 
 @admin.register(AttendanceSettings, site=tenant_admin_site)
@@ -47,3 +47,18 @@ class MarkAdmin(ReadOnlyAdmin):
 @admin.register(Correction, site=tenant_admin_site)
 class CorrectionAdmin(ReadOnlyAdmin):
     list_display = ("made_at", "kind", "mark", "made_by", "reason")
+
+
+@admin.register(UnknownFace, site=tenant_admin_site)
+class UnknownFaceAdmin(admin.ModelAdmin):
+    """Unrecognised faces kept for review (only when the tenant keeps them):
+    read-only, deletable; the retention task deletes the rest."""
+
+    list_display = ("seen_at", "kiosk", "similarity", "crop")
+    list_filter = ("kiosk",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

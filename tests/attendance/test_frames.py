@@ -60,6 +60,19 @@ def test_a_frame_without_a_face_marks_nobody(alpha, enrolled):
     assert response.json()["marks"] == [] and response.json()["unknown"] == 0
 
 
+def test_a_blank_frame_marks_nobody(alpha, db):
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (128, 128, 128)).save(out, format="JPEG")
+    _, key = make_kiosk(alpha)
+    response = post_frame(kiosk_client(alpha, key), out.getvalue())
+    assert response.status_code == 200
+    assert response.json()["marks"] == [] and response.json()["unknown"] == 0
+
+
 def test_a_group_kiosk_marks_its_members_only(alpha, enrolled):
     from attendance import services
     from people.models import Person
