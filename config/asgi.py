@@ -10,8 +10,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware  # noqa: E402
 
-from tenants.routing import websocket_urlpatterns  # noqa: E402
+from attendance.routing import websocket_urlpatterns as attendance_sockets  # noqa: E402
+from tenants.routing import websocket_urlpatterns as tenant_sockets  # noqa: E402
 from tenants.websocket import TenantWebsocketMiddleware  # noqa: E402
+
+# Every socket of a tenant host; tests/test_tenant_isolation.py checks each has a case.
+websocket_urlpatterns = tenant_sockets + attendance_sockets
 
 application = ProtocolTypeRouter(
     {

@@ -116,7 +116,25 @@ class Identification:
 def identify_photo(*, user, photo: BinaryIO) -> Identification:
     """Name every face of ``photo``; audited (who, when, how many, what), never the image."""
     started = time.perf_counter()
-    image = request_photo_pixels(photo)
+    identification = identify_image(request_photo_pixels(photo))
+    IdentifyAudit.objects.create(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        face_model=identification.model,
+        face_count=len(identification.faces),
+        results=[
+            {"person_id": a.person_id, "similarity": a.similarity} for a in identification.faces
+        ],
+    )
+    identification.elapsed_ms = (time.perf_counter() - started) * 1000
+    return identification
+
+
+def identify_image(image: np.ndarray) -> Identification:
+    """Name every face of decoded RGB pixels against the tenant's enrolled
+    people, with the calibrated threshold. Not audited: callers keep their own
+    record (``identify_photo`` the identification log, attendance its marks).
+    Call inside the tenant's schema."""
+    started = time.perf_counter()
     face_model = current_face_model()
     faces, embeddings = engine_for(face_model).analyze_batch([image])[0]
     threshold = current_threshold(face_model).threshold
@@ -130,12 +148,6 @@ def identify_photo(*, user, photo: BinaryIO) -> Identification:
         )
         for face, embedding in zip(faces, embeddings, strict=True)
     ]
-    IdentifyAudit.objects.create(
-        user=user if getattr(user, "is_authenticated", False) else None,
-        face_model=face_model,
-        face_count=len(answers),
-        results=[{"person_id": a.person_id, "similarity": a.similarity} for a in answers],
-    )
     return Identification(answers, face_model, threshold, (time.perf_counter() - started) * 1000)
 
 

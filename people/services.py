@@ -38,6 +38,7 @@ from .models import (
     IdentifyRejection,
     Person,
 )
+from .signals import person_merging
 
 PERSON_FIELDS = ("name", "external_id", "notes", "consent_basis", "consent_note")
 
@@ -414,6 +415,7 @@ def people_merge(*, keep: Person, other: Person) -> Person:
         keep.save()
         # The log's answers were the same person: they follow too.
         _rename_in_audits(other.pk, keep.pk)
+        person_merging.send(sender=Person, keep_id=keep.pk, other_id=other.pk)
         person_delete(person=other)
         _refresh_photo(keep)
     transaction.on_commit(lambda: _after_gallery_change([keep.pk]))

@@ -108,6 +108,12 @@ PAGES = [
     "/people/to-name/",
     "/identify/",
     "/identify/log/",
+    "/attendance/",
+    "/attendance/kiosk/",
+    "/attendance/kiosks/",
+    "/attendance/groups/",
+    "/attendance/marks/",
+    "/attendance/report/",
     "/api/docs/",
     "/admin/",
     "/admin/auth/user/",
@@ -270,3 +276,86 @@ def test_name_a_cluster_of_unknown_faces(live_server_url, unknown_cluster, page)
     assert "Appearances (3)" in page.content()
     page.goto(f"{live_server_url}/people/to-name/")
     page.get_by_role("heading", name="Nobody to name yet").wait_for()
+
+
+def alice_enrolled(alice):
+    """Alice with two photos in her gallery, and a door-log kiosk's key."""
+    from attendance import services as attendance
+    from attendance.models import Kiosk, Mark
+    from people import services
+    from tests.people.conftest import ALICE, photo, upload
+
+    with schema_context(ALPHA.schema_name):
+        for number in (1, 2):
+            services.enrol_from_photo(person=alice, photo=upload(photo(ALICE, number)))
+        _, key = attendance.kiosk_create(name="Front door", location="Hall")
+    yield key
+    with schema_context(ALPHA.schema_name):
+        Mark.objects.all().delete()
+        Kiosk.objects.all().delete()
+
+
+def _camera(photo_path, tmp_path) -> list[str]:
+    clip = tmp_path / "camera.y4m"
+    _y4m_of(photo_path, clip)
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
+
+
+def test_the_kiosk_welcomes_an_enrolled_person_and_the_wall_updates(
+    live_server_url, alice_enrolled, tmp_path
+):
+    from tests.media_ingest.conftest import shared_file
+    from tests.people.conftest import ALICE
+
+    camera = _camera(shared_file("identities", ALICE, f"{ALICE}_0004.jpg"), tmp_path)
+    with chromium_page(camera) as wall:
+        _sign_in(wall, live_server_url, ALPHA.owner)
+        wall.goto(f"{live_server_url}/attendance/")
+        wall.locator("[data-events-status][data-state='open']").wait_for(timeout=30_000)
+        assert wall.locator("[data-wall-person]").count() == 0
+
+        kiosk = wall.context.browser.new_page()  # its own context: not signed in
+        kiosk.goto(f"{live_server_url}/attendance/kiosk/#key={alice_enrolled}")
+        kiosk.get_by_role("heading", name="Front door").wait_for(timeout=30_000)
+        message = kiosk.locator("[data-kiosk-message]")
+        kiosk.wait_for_function(
+            "el => el.textContent.startsWith('Welcome, Angela Merkel')",
+            arg=message.element_handle(),
+            timeout=120_000,
+        )
+        assert kiosk.locator(".face-box .face-name").first.inner_text() == "Angela Merkel"
+        # The next frames answer "already marked": one mark, however many frames.
+        kiosk.wait_for_function(
+            "el => el.textContent.startsWith('Already marked')",
+            arg=message.element_handle(),
+            timeout=60_000,
+        )
+        tile = wall.locator("[data-wall-person][data-status='present']")
+        tile.first.wait_for(timeout=60_000)
+        assert "Angela Merkel" in tile.first.inner_text()
+    from attendance.models import Mark
+
+    with schema_context(ALPHA.schema_name):
+        assert Mark.objects.count() == 1
+
+
+def test_the_kiosk_says_a_stranger_is_not_recognised(live_server_url, alice_enrolled, tmp_path):
+    from tests.media_ingest.conftest import shared_file
+    from tests.people.conftest import STRANGER
+
+    camera = _camera(shared_file("identities", STRANGER, f"{STRANGER}_0001.jpg"), tmp_path)
+    with chromium_page(camera) as kiosk:
+        kiosk.goto(f"{live_server_url}/attendance/kiosk/")
+        kiosk.get_by_label("Kiosk key").fill(alice_enrolled)
+        kiosk.get_by_role("button", name="Start").click()
+        message = kiosk.locator("[data-kiosk-message]")
+        kiosk.wait_for_function(
+            "el => el.textContent.startsWith('Not recognised')",
+            arg=message.element_handle(),
+            timeout=120_000,
+        )
+        assert kiosk.locator(".face-box.unknown").count() >= 1

@@ -155,3 +155,58 @@ def test_cluster_list(alpha, api, model, clusters):
         response = api.get("/api/v1/clusters/")
     body = response.json()
     assert body["count"] == clusters and all(len(c["face_ids"]) == 3 for c in body["results"])
+
+
+@pytest.mark.parametrize("people", [2, 3])
+def test_attendance_frame(alpha, api, people):
+    """A kiosk's frame with one known face, first marked then in cooldown."""
+    from tests.attendance.conftest import kiosk_client, make_kiosk, post_frame
+    from tests.people.conftest import ALICE, BOB, CAROL, create_person, enrol, photo
+
+    for name in (ALICE, BOB, CAROL)[:people]:
+        person = create_person(api, name)
+        assert enrol(api, person["id"], photo(name, 1)).status_code == 201
+    _, key = make_kiosk(alpha)
+    kiosk = kiosk_client(alpha, key)
+    # Tenant by host; the kiosk by its key's digest; the throttle's count in the
+    # cache (read, cull count, savepoint, read, write, release); the tenant's
+    # model (its choice, the default); the threshold; the plan estimate; the
+    # nearest enrolled faces (savepoint, SET LOCAL, query, RESET, release);
+    # faces rejected for a face like it; the tenant's attendance settings; the
+    # kiosk's groups; the names; the mark's check, savepoint, insert, release;
+    # the kiosk's last-seen time.
+    with assert_query_count(FRAME_MARKED):
+        marked = post_frame(kiosk, photo(ALICE, 2))
+    assert [m["status"] for m in marked.json()["marks"]] == ["marked"]
+    with assert_query_count(FRAME_MARKED - 3):  # no savepoint, insert, release
+        again = post_frame(kiosk, photo(ALICE, 3))
+    assert [m["status"] for m in again.json()["marks"]] == ["cooldown"]
+
+
+FRAME_MARKED = 26
+
+
+@pytest.mark.parametrize("marks", [3, 9])
+def test_attendance_events(alpha, api, marks):
+    """The record with its people, kiosks and corrections: a fixed cost per page."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from attendance import services
+    from tests.attendance.conftest import make_kiosk, person_row
+
+    kiosk, _ = make_kiosk(alpha)
+    now = timezone.now()
+    with schema_context(alpha.schema_name):
+        for n in range(marks):
+            person = person_row(alpha, f"P{n}")
+            _, mark, _ = services.mark_record(
+                person_id=person.pk, kiosk=kiosk, scope="door",
+                at=now - dt.timedelta(minutes=n), similarity=0.9,
+            )  # fmt: skip
+            services.correction_remove_mark(mark=mark, reason="test", user=None)
+    # count, the page (marks with people and kiosks), their corrections (with who made them)
+    with assert_query_count(TOKEN_REQUEST + 3):
+        response = api.get("/api/v1/attendance/events/?removed=1")
+    assert response.json()["count"] == marks

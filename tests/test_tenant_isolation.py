@@ -19,8 +19,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_tenants.utils import schema_context
 from knox.models import AuthToken
 
+from config.asgi import websocket_urlpatterns
 from tenants.admin_site import is_tenant_model, tenant_admin_site
-from tenants.routing import websocket_urlpatterns
 
 TENANT_URLCONF = "config.urls_tenants"
 BETA_MEDIA = "canary/beta-secret.txt"
@@ -92,10 +92,37 @@ ROUTES: dict[str, Route] = {
         for verb in ("name", "remove", "split", "merge", "hide", "reject")
     },
     "api-identify-reject": Route("post"),
+    "attendance-wall": Route(),
+    # The kiosk page is a shell: it serves nothing until the socket accepts a key.
+    "attendance-kiosk": Route(public=True),
+    "attendance-kiosks": Route(),
+    "attendance-kiosk-rotate": Route("post", kwargs={"kiosk_id": 1}),
+    "attendance-kiosk-revoke": Route("post", kwargs={"kiosk_id": 1}),
+    "attendance-groups": Route(),
+    "attendance-group": Route(kwargs={"group_id": 1}),
+    "attendance-marks": Route(),
+    "attendance-mark-add": Route("post"),
+    "attendance-mark-remove": Route("post", kwargs={"mark_id": 1}),
+    "attendance-report": Route(),
+    "api-attendance-kiosks": Route(),
+    "api-attendance-kiosk": Route(kwargs={"kiosk_id": 1}),
+    "api-attendance-kiosk-rotate": Route("post", kwargs={"kiosk_id": 1}),
+    "api-attendance-kiosk-revoke": Route("post", kwargs={"kiosk_id": 1}),
+    "api-attendance-kiosk-status": Route(),
+    "api-attendance-frames": Route("post"),
+    "api-attendance-groups": Route(),
+    "api-attendance-group": Route(kwargs={"group_id": 1}),
+    "api-attendance-sessions": Route(),
+    "api-attendance-session": Route(kwargs={"session_id": 1}),
+    "api-attendance-events": Route(),
+    "api-attendance-corrections": Route(),
+    "api-attendance-report": Route(),
 }
-WEBSOCKET_ROUTES = {
-    "ws-events"
-}  # cases in tests/tenants/test_websocket.py::test_sockets_are_refused
+# The routes a kiosk key may use (on its own tenant's host only).
+KIOSK_ROUTES = {"api-attendance-kiosk-status", "api-attendance-frames"}
+# Cases in tests/tenants/test_websocket.py::test_sockets_are_refused (ws-events)
+# and ::test_kiosk_sockets_are_refused (ws-kiosk).
+WEBSOCKET_ROUTES = {"ws-events", "ws-kiosk"}
 
 
 def _named_routes(patterns, namespace=""):
@@ -128,16 +155,65 @@ def beta_secrets(alpha, beta):
     with schema_context(beta.schema_name):
         _beta_media_with_a_face()
         _person_with_a_face(BETA_PERSON_NAME)
+        _attendance(BETA_GROUP_NAME, BETA_KIOSK_NAME)
     with schema_context(alpha.schema_name):
         _beta_media_with_a_face(name="alpha-photo.jpg")  # alpha has id 1 too
         _person_with_a_face("Alpha Person")  # person 1 exists in both tenants
+        _attendance("Alpha Group", "Alpha Kiosk")  # group, kiosk, session, mark 1 too
     return [
         BETA_MEDIA_BYTES,
         beta.owner.email.encode(),
         beta.viewer.email.encode(),
         BETA_MEDIA_NAME.encode(),
         BETA_PERSON_NAME.encode(),
+        BETA_GROUP_NAME.encode(),
+        BETA_KIOSK_NAME.encode(),
     ]
+
+
+BETA_GROUP_NAME = "Beta Secret Group"
+BETA_KIOSK_NAME = "Beta Secret Kiosk"
+
+
+def _attendance(group_name: str, kiosk_name: str) -> str:
+    """Group, session, kiosk and mark 1 of the current tenant; the kiosk's key."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from attendance.keys import key_digest, new_key
+    from attendance.models import Group, Kiosk, Mark, Session
+    from people.models import Person
+
+    group = Group.objects.create(id=1, name=group_name)
+    group.members.set([Person.objects.get(pk=1)])
+    Session.objects.create(
+        id=1, group=group, starts_at=dt.time(9), ends_at=dt.time(10), weekdays=[0, 1, 2, 3, 4]
+    )
+    key = new_key()
+    kiosk = Kiosk.objects.create(
+        id=1, name=kiosk_name, key_digest=key_digest(key), key_prefix=key[:8],
+        key_issued_at=timezone.now(),
+    )  # fmt: skip
+    kiosk.groups.set([group])
+    now = timezone.now()
+    Mark.objects.create(
+        id=1, person_id=1, kiosk_id=1, scope="door", at=now, cooldown_until=now, similarity=0.9
+    )
+    return key
+
+
+@pytest.fixture
+def kiosk_keys(beta_secrets, alpha, beta):
+    """A fresh key for kiosk 1 of each tenant (beta_secrets made the kiosks)."""
+    from attendance import services
+    from attendance.models import Kiosk
+
+    keys = {}
+    for setup in (alpha, beta):
+        with schema_context(setup.schema_name):
+            keys[setup.slug] = services.kiosk_rotate_key(kiosk=Kiosk.objects.get(pk=1))
+    return keys
 
 
 def _person_with_a_face(name: str) -> None:
@@ -223,7 +299,9 @@ def _assert_no_beta_data(response, secrets, *, public: bool, label: str):
 
 
 @pytest.mark.parametrize("name", sorted(ROUTES))
-def test_betas_routes_refuse_alphas_session_token_and_anonymous(name, alpha, beta, beta_secrets):
+def test_betas_routes_refuse_alphas_session_token_and_anonymous(
+    name, alpha, beta, beta_secrets, kiosk_keys
+):
     route = ROUTES[name]
     path = reverse(name, kwargs=route.kwargs, urlconf=TENANT_URLCONF)
     session, token = _alpha_credentials(alpha)
@@ -233,11 +311,34 @@ def test_betas_routes_refuse_alphas_session_token_and_anonymous(name, alpha, bet
     clients = {
         "alpha session": with_session,
         "alpha token": Client(HTTP_HOST=beta.host, HTTP_AUTHORIZATION=f"Token {token}"),
+        "alpha kiosk key": Client(
+            HTTP_HOST=beta.host, HTTP_AUTHORIZATION=f"Kiosk {kiosk_keys['alpha']}"
+        ),
         "anonymous": Client(HTTP_HOST=beta.host),
     }
     for label, client in clients.items():
         response = _request(client, route.method, path, alpha)
         _assert_no_beta_data(response, beta_secrets, public=route.public, label=f"{name}/{label}")
+
+
+@pytest.mark.parametrize("name", sorted(set(ROUTES) - KIOSK_ROUTES))
+def test_a_kiosk_key_opens_no_other_route_of_its_own_tenant(name, beta, beta_secrets, kiosk_keys):
+    """Beta's own kiosk key, on beta's host: only the kiosk routes answer it."""
+    route = ROUTES[name]
+    path = reverse(name, kwargs=route.kwargs, urlconf=TENANT_URLCONF)
+    client = Client(HTTP_HOST=beta.host, HTTP_AUTHORIZATION=f"Kiosk {kiosk_keys['beta']}")
+    response = _request(client, route.method, path, beta)
+    secrets = (
+        [s for s in beta_secrets if s != BETA_KIOSK_NAME.encode()] if route.public else beta_secrets
+    )
+    _assert_no_beta_data(response, secrets, public=route.public, label=f"{name}/beta kiosk key")
+
+
+def test_the_kiosk_key_works_on_its_own_kiosk_routes(beta, beta_secrets, kiosk_keys):
+    """Control: beta's key does reach beta's kiosk status."""
+    client = Client(HTTP_HOST=beta.host, HTTP_AUTHORIZATION=f"Kiosk {kiosk_keys['beta']}")
+    response = client.get(reverse("api-attendance-kiosk-status", urlconf=TENANT_URLCONF))
+    assert response.status_code == 200 and response.json()["name"] == BETA_KIOSK_NAME
 
 
 @pytest.mark.parametrize(
@@ -259,6 +360,14 @@ def test_betas_routes_refuse_alphas_session_token_and_anonymous(name, alpha, bet
         "api-person-appearances",
         "api-person-face-image",
         "cluster-detail",
+        "attendance-groups",
+        "attendance-group",
+        "attendance-kiosks",
+        "attendance-marks",
+        "api-attendance-groups",
+        "api-attendance-group",
+        "api-attendance-kiosks",
+        "api-attendance-events",
     ],
 )
 def test_the_canary_can_see_beta_data_when_signed_in_to_beta(name, beta, beta_secrets):

@@ -12,11 +12,15 @@ FACET_THROTTLES = {
     # A search or an identification by photo decodes and runs the engine in the web process.
     "search": env_str("FACET_SEARCH_THROTTLE", "60/min"),
     "identify": env_str("FACET_IDENTIFY_THROTTLE", "120/min"),
+    # Per kiosk: a kiosk sends 1-2 frames a second while a face is in view.
+    "kiosk": env_str("FACET_KIOSK_THROTTLE", "4/s"),
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
+        # `Authorization: Kiosk <key>`: a principal that may post frames, nothing else.
+        "attendance.auth.KioskKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -44,7 +48,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Per-tenant face recognition API. Every path is served on the tenant's own "
         "host name; authenticate with `Authorization: Token <token>` from "
-        "`POST /api/v1/auth/token/`."
+        "`POST /api/v1/auth/token/`. Attendance kiosks send `Authorization: Kiosk "
+        "<key>` (shown once when the kiosk is registered) to the frame and status "
+        "routes only."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -62,5 +68,6 @@ SPECTACULAR_SETTINGS = {
         "MediaSourceEnum": "media_ingest.models.Source",
         "MediaStatusEnum": "media_ingest.models.MediaFile.Status",
         "FaceLabelStatusEnum": "people.models.FaceLabel.Status",
+        "CorrectionKindEnum": "attendance.models.Correction.Kind",
     },
 }

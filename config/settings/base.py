@@ -57,6 +57,7 @@ TENANT_APPS = [
     "media_ingest",
     "people",
     "search",
+    "attendance",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -144,6 +145,11 @@ INGEST = {
     # Tenants on an ONNX model send work to this django-q2 cluster, served by GPU
     # workers started with `Q_CLUSTER_NAME=<name> manage.py qcluster`.
     "GPU_CLUSTER": env_str("FACET_GPU_CLUSTER", ""),
+}
+# Read through attendance.conf (defaults there: cooldown 10 min, unknown faces not
+# kept, mark crops not kept, unknown faces kept 7 days when kept).
+ATTENDANCE = {
+    "DEFAULT_COOLDOWN_MINUTES": env_int("FACET_KIOSK_COOLDOWN_MINUTES", 10),
 }
 
 # What `make run` supervises beside the web server: argv after `python`.

@@ -76,4 +76,8 @@ FACET_SCHEDULES = {
         "func": "vectors.tasks.fit_bases_everywhere",
         "minutes": 15,
     },
+    "Purge unrecognised kiosk faces": {
+        "func": "attendance.tasks.purge_unknown_faces_everywhere",
+        "minutes": 60,
+    },
 }

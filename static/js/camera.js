@@ -21,12 +21,14 @@ function pictureReady(video) {
   });
 }
 
-export async function shot(video, name = "shot.jpg") {
+// A JPEG of the current picture; maxWidth > 0 scales it down (kiosks send small frames).
+export async function shot(video, name = "shot.jpg", maxWidth = 0) {
   await pictureReady(video);
   const canvas = document.createElement("canvas");
-  canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  canvas.getContext("2d").drawImage(video, 0, 0);
+  const scale = maxWidth > 0 ? Math.min(1, maxWidth / video.videoWidth) : 1;
+  canvas.width = Math.round(video.videoWidth * scale);
+  canvas.height = Math.round(video.videoHeight * scale);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
   return new Promise((resolve, reject) =>
     canvas.toBlob(
       (blob) => (blob ? resolve(new File([blob], name, { type: "image/jpeg" })) : reject(new Error("no picture"))),

@@ -196,3 +196,70 @@ async def test_a_socket_whose_session_ended_otherwise_is_closed_on_recheck(sessi
 
     await asyncio.to_thread(end_sessions)
     assert await _closed_with(socket, timeout=10) == 4401
+
+
+@pytest.fixture
+def alpha_kiosk_key(committed):
+    """A kiosk of alpha and its key, committed for the socket's thread."""
+    from attendance import services
+    from attendance.models import Kiosk
+
+    with schema_context(ALPHA.schema_name):
+        _, key = services.kiosk_create(name="Canary door")
+    yield key
+    with schema_context(ALPHA.schema_name):
+        Kiosk.objects.all().delete()
+
+
+def _kiosk_socket(host: str, key: str, origin: str | None = None):
+    headers = [(b"host", host.encode()), (b"authorization", f"Kiosk {key}".encode())]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    return WebsocketCommunicator(application, "/ws/kiosk/", headers=headers)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "case",
+    [
+        "alpha kiosk key on beta host",
+        "foreign origin",
+        "other tenant origin",
+        "unknown host",
+        "public host",
+        "revoked key",
+    ],
+)
+async def test_kiosk_sockets_are_refused(alpha_kiosk_key, case):
+    """The kiosk socket (more in tests/attendance/test_socket.py, where a key sent
+    as the first message on another tenant's host is refused too)."""
+    key = alpha_kiosk_key
+    if case == "revoked key":
+
+        def revoke():
+            from attendance import services
+            from attendance.models import Kiosk
+
+            with schema_context(ALPHA.schema_name):
+                services.kiosk_revoke(kiosk=Kiosk.objects.get())
+
+        await asyncio.to_thread(revoke)
+    socket = {
+        "alpha kiosk key on beta host": lambda: _kiosk_socket(BETA.host, key),
+        "foreign origin": lambda: _kiosk_socket(ALPHA.host, key, "http://evil.example"),
+        "other tenant origin": lambda: _kiosk_socket(ALPHA.host, key, f"http://{BETA.host}"),
+        "unknown host": lambda: _kiosk_socket("nobody.localhost", key),
+        "public host": lambda: _kiosk_socket("localhost", key),
+        "revoked key": lambda: _kiosk_socket(ALPHA.host, key),
+    }[case]()
+    connected, _ = await socket.connect()
+    assert not connected
+
+
+@pytest.mark.asyncio
+async def test_the_kiosk_socket_opens_with_its_key_on_its_host(alpha_kiosk_key):
+    """Control for the refusals above."""
+    socket = _kiosk_socket(ALPHA.host, alpha_kiosk_key, f"http://{ALPHA.host}")
+    assert (await socket.connect())[0]
+    assert (await socket.receive_json_from(timeout=10))["kiosk"]["name"] == "Canary door"
+    await socket.disconnect()
