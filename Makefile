@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint install install-dev bench-deps browser clean-var help
+.PHONY: run test lint install install-dev bench-deps browser deploy-tools clean-var help
 .DEFAULT_GOAL := help
 
 help:
@@ -45,6 +45,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
 
+# Deployment checks (tests/deploy/) run Debian's nginx (`nginx -t`) and
+# docker-compose 1.29 (`config`, which needs no Docker engine).
+NGINX ?= /usr/sbin/nginx
+DOCKER_COMPOSE ?= /usr/bin/docker-compose
+deploy-tools:
+	@test -x $(NGINX) -a -x $(DOCKER_COMPOSE) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends nginx docker-compose >/dev/null; \
+	  else echo "Install Debian's nginx and docker-compose packages (sudo apt-get install nginx docker-compose)"; exit 1; fi; }
+
 run: install
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py run_platform
 
@@ -53,7 +63,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: install-dev browser lint
+test: install-dev browser deploy-tools lint
 	$(BIN)/python -m pytest
 
 clean-var:

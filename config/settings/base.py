@@ -4,6 +4,8 @@ Environment modules (local, production, test) import this one and override
 what differs; nothing here holds a production secret.
 """
 
+from pathlib import Path
+
 # Concern modules: each owns its settings; re-exported here as Django settings.
 from .api import FACET_THROTTLES, REST_FRAMEWORK, REST_KNOX, SPECTACULAR_SETTINGS  # noqa: F401
 from .database import (  # noqa: F401
@@ -121,7 +123,9 @@ USE_TZ = True
 
 # --- files -------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Images collect static files at build time into their own folder
+# (FACET_STATIC_ROOT), outside var/, which a deployment mounts as a volume.
+STATIC_ROOT = Path(env_str("FACET_STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env_str("FACET_MEDIA_ROOT", str(VAR_DIR / "media"))
 # Each tenant's files live under MEDIA_ROOT/<schema>/ and are served only
