@@ -12,6 +12,7 @@ from .database import (  # noqa: F401
     DATABASE_ROUTERS,
     DATABASES,
     EMBEDDED_PGDATA,
+    FACET_PG_BIN_DIR,
     ORIGINAL_BACKEND,
 )
 from .env import env_int, env_str
