@@ -146,6 +146,14 @@ def _run(argv: list[str], what: str) -> subprocess.CompletedProcess:
     return out
 
 
+def _require_local_media() -> None:
+    if settings.FACET_STORAGE != "filesystem":
+        raise BackupError(
+            "Tenant archives cover media on the file system; with FACET_STORAGE=s3 the "
+            "bucket is backed up by its own versioning and replication (docs/operations.md)."
+        )
+
+
 # --- reading a schema -------------------------------------------------------------
 
 
@@ -244,6 +252,7 @@ def tenant_backup(*, tenant: Tenant, output: Path) -> BackupResult:
     """
     if tenant.schema_name == get_public_schema_name():
         raise BackupError("The public schema is the platform itself: back it up with the cluster.")
+    _require_local_media()
     connection.set_schema_to_public()
     output = Path(output)
     if output.exists():
@@ -460,6 +469,7 @@ def tenant_restore(
     """Restore an archive into a new tenant ``slug`` at ``domain``. The original
     tenant, if it still exists, is not touched."""
     connection.set_schema_to_public()  # a platform operation, whatever ran before
+    _require_local_media()
     schema = Tenant.schema_name_for(slug)
     if Tenant.objects.filter(slug=slug).exists() or _schema_exists(schema):
         raise BackupError(f"A tenant {slug!r} exists: restore into a new slug (or delete it).")

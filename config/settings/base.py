@@ -136,6 +136,22 @@ STORAGES = {
     "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# FACET_STORAGE=s3: tenants' media in one bucket, under <FACET_S3_PREFIX>/<schema>/
+# (tenants.storage), read through the same tenant-checked view.
+FACET_STORAGE = env_str("FACET_STORAGE", "filesystem")
+FACET_S3_PREFIX = env_str("FACET_S3_PREFIX", "media")
+if FACET_STORAGE == "s3":
+    STORAGES["default"] = {"BACKEND": "tenants.storage.TenantS3Storage"}
+    AWS_STORAGE_BUCKET_NAME = env_str("FACET_S3_BUCKET")
+    # Empty: AWS itself; else MinIO, Ceph RGW... (credentials: AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or the instance's role, as boto3 finds them).
+    AWS_S3_ENDPOINT_URL = env_str("FACET_S3_ENDPOINT_URL", "") or None
+    AWS_S3_REGION_NAME = env_str("FACET_S3_REGION", "") or None
+    AWS_S3_ADDRESSING_STYLE = env_str("FACET_S3_ADDRESSING_STYLE", "") or None
+elif FACET_STORAGE != "filesystem":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"FACET_STORAGE={FACET_STORAGE!r}: use filesystem or s3.")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
