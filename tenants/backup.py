@@ -327,6 +327,9 @@ def _read_manifest(archive: tarfile.TarFile) -> dict:
         ) from None
     if manifest.get("format") != FORMAT:
         raise BackupError("Not a Facet tenant archive (unknown format).")
+    original = str((manifest.get("tenant") or {}).get("schema_name", ""))
+    if not re.fullmatch(r"t_[a-z][a-z0-9_]{1,39}", original):
+        raise BackupError("Archive corrupt or tampered: its tenant schema name is not a tenant's.")
     if manifest.get("format_version", 0) > FORMAT_VERSION:
         raise BackupError(
             f"Archive format {manifest['format_version']} is newer than this code's "

@@ -294,3 +294,13 @@ def test_an_older_archive_is_migrated_and_a_new_owner_added(
     finally:
         connection.set_schema_to_public()
         _drop(slug)
+
+
+def test_restore_refuses_an_archive_naming_a_schema_that_is_no_tenants(
+    drill, archive, committed, tmp_path
+):
+    def public(manifest):
+        manifest["tenant"]["schema_name"] = "public"
+        return manifest
+
+    assert "schema name" in _refused(_rewritten(archive, tmp_path, manifest=public))
