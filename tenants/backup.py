@@ -3,7 +3,8 @@
 An archive is a tar file holding
 
 * ``schema.dump``: ``pg_dump --format=custom`` of the tenant's schema;
-* ``media/...``: every file under the tenant's media prefix;
+* ``media/...``: every file under the tenant's media prefix (on the file
+  system, or in the bucket with FACET_STORAGE=s3);
 * ``manifest.json`` (last): the tenant's public-side description (name, hosts,
   quota), the schema's applied migrations (its schema version), the row count
   of every table, the ids of public rows its rows point at (face models), what
@@ -55,7 +56,6 @@ from .services import (
     generate_password,
     member_create,
     member_set_role,
-    tenant_media_root,
 )
 
 FORMAT = "facet-tenant-archive"
@@ -146,12 +146,38 @@ def _run(argv: list[str], what: str) -> subprocess.CompletedProcess:
     return out
 
 
-def _require_local_media() -> None:
-    if settings.FACET_STORAGE != "filesystem":
-        raise BackupError(
-            "Tenant archives cover media on the file system; with FACET_STORAGE=s3 the "
-            "bucket is backed up by its own versioning and replication (docs/operations.md)."
-        )
+class _Hashing:
+    """A read-only stream that hashes what is read through it (tarfile reads a
+    member's bytes once: hashed on the way into the archive)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def read(self, size=-1):
+        data = self._stream.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _media_files(schema: str):
+    """(name relative to the tenant's media, size, opener) for each of its files,
+    on the file system or in the bucket (FACET_STORAGE=s3)."""
+    if settings.FACET_STORAGE == "s3":
+        from .storage import tenant_objects
+
+        yield from tenant_objects(schema)
+        return
+    root = Path(settings.MEDIA_ROOT) / schema
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            yield path.relative_to(root).as_posix(), path.stat().st_size, path.open
+
+
+def _media_present(schema: str) -> bool:
+    return next(iter(_media_files(schema)), None) is not None
 
 
 # --- reading a schema -------------------------------------------------------------
@@ -252,7 +278,6 @@ def tenant_backup(*, tenant: Tenant, output: Path) -> BackupResult:
     """
     if tenant.schema_name == get_public_schema_name():
         raise BackupError("The public schema is the platform itself: back it up with the cluster.")
-    _require_local_media()
     connection.set_schema_to_public()
     output = Path(output)
     if output.exists():
@@ -295,14 +320,14 @@ def tenant_backup(*, tenant: Tenant, output: Path) -> BackupResult:
             with tarfile.open(partial, mode) as archive:
                 manifest["files"][DUMP] = _sha256(dump)
                 archive.add(dump, arcname=DUMP)
-                media_root = tenant_media_root(tenant)
-                if media_root.is_dir():
-                    for path in sorted(media_root.rglob("*")):
-                        if not path.is_file() or path.is_symlink():
-                            continue
-                        name = MEDIA_PREFIX + path.relative_to(media_root).as_posix()
-                        manifest["files"][name] = _sha256(path)
-                        archive.add(path, arcname=name, recursive=False)
+                for relative, size, opener in _media_files(schema):
+                    info = tarfile.TarInfo(MEDIA_PREFIX + relative)
+                    info.size = size
+                    info.mtime = int(timezone.now().timestamp())
+                    with opener("rb") as stream:
+                        hashing = _Hashing(stream)
+                        archive.addfile(info, hashing)
+                    manifest["files"][info.name] = hashing.digest.hexdigest()
                 data = json.dumps(manifest, indent=2, sort_keys=True).encode()
                 info = tarfile.TarInfo(MANIFEST)
                 info.size = len(data)
@@ -472,7 +497,6 @@ def tenant_restore(
     """Restore an archive into a new tenant ``slug`` at ``domain``. The original
     tenant, if it still exists, is not touched."""
     connection.set_schema_to_public()  # a platform operation, whatever ran before
-    _require_local_media()
     schema = Tenant.schema_name_for(slug)
     if Tenant.objects.filter(slug=slug).exists() or _schema_exists(schema):
         raise BackupError(f"A tenant {slug!r} exists: restore into a new slug (or delete it).")
@@ -484,12 +508,17 @@ def tenant_restore(
     except Exception as exc:
         raise BackupError(f"Invalid slug {slug!r}: {exc}") from None
     media_root = Path(settings.MEDIA_ROOT) / schema
-    if media_root.exists() and any(media_root.iterdir()):
-        raise BackupError(f"{media_root} is not empty: it would mix two tenants' files.")
+    if _media_present(schema):
+        raise BackupError(f"Media of {schema} exist already: they would mix two tenants' files.")
 
     with tempfile.TemporaryDirectory(prefix="facet-restore-") as scratch_dir:
         scratch = Path(scratch_dir)
-        staged_media = Path(settings.MEDIA_ROOT) / f".restore-{schema}"
+        # Staged beside the media root (a rename puts them in place), or in
+        # scratch space for the bucket (uploaded from there).
+        if settings.FACET_STORAGE == "s3":
+            staged_media = scratch / "media"
+        else:
+            staged_media = Path(settings.MEDIA_ROOT) / f".restore-{schema}"
         shutil.rmtree(staged_media, ignore_errors=True)
         try:
             with tarfile.open(archive_path, "r:*") as archive:
@@ -554,8 +583,17 @@ def tenant_restore(
             Tenant.objects.filter(schema_name=schema).delete()
             _drop_schema(schema)
             shutil.rmtree(staged_media, ignore_errors=True)
-            shutil.rmtree(media_root, ignore_errors=True)
+            _delete_media(schema, media_root)
             raise
+
+
+def _delete_media(schema: str, media_root: Path) -> None:
+    if settings.FACET_STORAGE == "s3":
+        from .storage import delete_tenant_objects
+
+        delete_tenant_objects(schema)
+    else:
+        shutil.rmtree(media_root, ignore_errors=True)
 
 
 def _finish_restore(
@@ -583,8 +621,12 @@ def _finish_restore(
         tenant.auto_create_schema = False  # psql created it, with its rows
         tenant.save(verbosity=0)
         Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
-    media_root.parent.mkdir(parents=True, exist_ok=True)
-    if staged_media.exists():
+    if settings.FACET_STORAGE == "s3":
+        from .storage import upload_tenant_files
+
+        upload_tenant_files(schema, staged_media)
+    elif staged_media.exists():
+        media_root.parent.mkdir(parents=True, exist_ok=True)
         if media_root.exists():
             media_root.rmdir()  # empty: checked before anything was written
         staged_media.rename(media_root)

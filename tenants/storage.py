@@ -77,5 +77,45 @@ def delete_tenant_objects(schema_name: str) -> int:
     return _delete_keys(default_storage.bucket, tenant_prefix(schema_name) + "/")
 
 
-def uses_s3() -> bool:
-    return settings.FACET_STORAGE == "s3"
+def tenant_objects(schema_name: str):
+    """(name under the tenant's prefix, size, opener) of each of its objects, for
+    tenant archives (tenants.backup)."""
+    from django.core.files.storage import default_storage
+
+    prefix = tenant_prefix(schema_name) + "/"
+    for obj in sorted(default_storage.bucket.objects.filter(Prefix=prefix), key=lambda o: o.key):
+        yield obj.key[len(prefix) :], obj.size, _opener(default_storage.bucket, obj.key)
+
+
+def _opener(bucket, key: str):
+    import contextlib
+
+    @contextlib.contextmanager
+    def open_body(mode: str = "rb"):
+        body = bucket.Object(key).get()["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    return open_body
+
+
+def upload_tenant_files(schema_name: str, directory) -> int:
+    """Every file under ``directory`` to the tenant's prefix (a restored archive)."""
+    from pathlib import Path
+
+    from django.core.files.storage import default_storage
+
+    root = Path(directory)
+    if not root.is_dir():
+        return 0
+    prefix = tenant_prefix(schema_name)
+    count = 0
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            default_storage.bucket.upload_file(
+                str(path), f"{prefix}/{path.relative_to(root).as_posix()}"
+            )
+            count += 1
+    return count

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import io
 
-import boto3
-import pytest
 from django.conf import settings
-from django.test import Client, override_settings
+from django.test import Client
 from django_tenants.utils import schema_context
 from knox.models import AuthToken
 from PIL import Image
@@ -19,56 +17,8 @@ from media_ingest import services as ingest
 from media_ingest.models import Face, MediaFile
 from tenants import services
 from tenants.models import Tenant
-from tests.conftest import free_port
+from tests.deploy.conftest import BUCKET
 from tests.media_ingest.conftest import video_path
-
-BUCKET = "facet-media-test"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket=BUCKET)
-    try:
-        yield endpoint
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3(s3_endpoint, monkeypatch):
-    """The platform's storage switched to the bucket; yields a boto3 client."""
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    storages = {**settings.STORAGES, "default": {"BACKEND": "tenants.storage.TenantS3Storage"}}
-    with override_settings(
-        FACET_STORAGE="s3",
-        STORAGES=storages,
-        AWS_STORAGE_BUCKET_NAME=BUCKET,
-        AWS_S3_ENDPOINT_URL=s3_endpoint,
-        AWS_S3_REGION_NAME="us-east-1",
-        FACET_S3_PREFIX="media",
-    ):
-        yield boto3.client(
-            "s3", endpoint_url=s3_endpoint, region_name="us-east-1", **_lower(CREDENTIALS)
-        )
-
-
-def _lower(values: dict) -> dict:
-    return {name.lower(): value for name, value in values.items()}
 
 
 def _keys(client, prefix: str) -> set[str]:
@@ -175,3 +125,48 @@ def test_deleting_a_tenant_empties_its_prefix_only(alpha, s3, committed):
     finally:
         if Tenant.objects.filter(slug="s3gone").exists():
             services.tenant_delete(tenant=Tenant.objects.get(slug="s3gone"))
+
+
+def test_a_tenant_archive_carries_its_bucket_objects_and_restores_them(s3, committed, tmp_path):
+    from django.core.management import call_command
+
+    from tenants.tasks import run_tenant_task
+
+    created = services.tenant_create(
+        slug="s3drill", domain="s3drill.localhost", owner_email="owner@s3drill.test"
+    )
+    source = created.tenant.schema_name
+    try:
+        with schema_context(source):
+            job = ingest.job_create(source="api")
+            media = ingest.media_accept(
+                stream=io.BytesIO(_astronaut()), name="a.jpg", source="api", job=job
+            ).media
+        run_tenant_task(source, "media_ingest.tasks.process_media", media.pk)
+        archive = tmp_path / "s3drill.tar"
+        call_command("tenant", "backup", "s3drill", "--output", str(archive))
+        call_command(
+            "tenant", "restore", str(archive), "--slug", "s3drill-copy",
+            "--domain", "s3drill-copy.localhost",
+        )  # fmt: skip
+        copy = Tenant.objects.get(slug="s3drill-copy").schema_name
+
+        def objects(schema):
+            prefix = f"media/{schema}/"
+            return {
+                key[len(prefix) :]: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+                for key in _keys(s3, prefix)
+            }
+
+        originals = objects(source)
+        assert len(originals) >= 3  # the original, its thumbnail, a crop
+        assert objects(copy) == originals
+        with schema_context(source):
+            faces = sorted(Face.objects.values_list("pk", "crop"))
+        with schema_context(copy):
+            assert sorted(Face.objects.values_list("pk", "crop")) == faces
+    finally:
+        for slug in ("s3drill-copy", "s3drill"):
+            tenant = Tenant.objects.filter(slug=slug).first()
+            if tenant is not None:
+                services.tenant_delete(tenant=tenant)
