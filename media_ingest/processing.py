@@ -149,7 +149,12 @@ def _scaled(face: DetectedFace, factor: float) -> DetectedFace:
 
 
 def _analyse_video(media: MediaFile, engine: FaceEngine) -> Analysis:
-    path = default_storage.path(media.file.name)
+    # The decoder runs in a child process on a path: a local copy from S3.
+    with storage_paths.local_path(media.file.name) as path:
+        return _analyse_video_at(media, engine, path)
+
+
+def _analyse_video_at(media: MediaFile, engine: FaceEngine, path: str) -> Analysis:
     timeout = ingest_setting("VIDEO_TIMEOUT_S")
     info = probe_video(path, timeout_s=min(60, timeout))
     MediaFile.objects.filter(pk=media.pk).update(

@@ -255,7 +255,7 @@ def media_delete(*, media: MediaFile) -> None:
     def remove_files() -> None:
         storage_paths.delete_quietly(original)
         storage_paths.delete_quietly(storage_paths.thumbnail_name(media_id))
-        shutil.rmtree(default_storage.path(storage_paths.crop_dir(media_id)), ignore_errors=True)
+        storage_paths.delete_tree(storage_paths.crop_dir(media_id))
 
     transaction.on_commit(remove_files)
 

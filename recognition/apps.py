@@ -8,7 +8,12 @@ class RecognitionConfig(AppConfig):
 
     def ready(self) -> None:
         from tenants.access import Action
+        from tenants.backup import register_part
         from tenants.portal import register_nav
+
+        from . import backup
+
+        register_part(backup.PART)
 
         register_nav("Model", "recognition-model", action=Action.MANAGE)
         post_migrate.connect(

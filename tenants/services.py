@@ -113,8 +113,14 @@ def tenant_delete(*, tenant: Tenant) -> None:
     if tenant.schema_name == get_public_schema_name():
         raise TenantError("The public schema is the platform itself and cannot be deleted.")
     media_root = tenant_media_root(tenant)
+    schema_name = tenant.schema_name
     tenant.delete(force_drop=True)
-    shutil.rmtree(media_root, ignore_errors=True)
+    if settings.FACET_STORAGE == "s3":
+        from .storage import delete_tenant_objects
+
+        delete_tenant_objects(schema_name)
+    else:
+        shutil.rmtree(media_root, ignore_errors=True)
 
 
 def member_create(*, email: str, role: Role, password: str | None = None):

@@ -3,7 +3,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -64,18 +64,27 @@ def protected_media(request, path: str):
         if not default_storage.exists(path):
             raise Http404("No such file.")
         size = default_storage.size(path)
-        handle = default_storage.open(path, "rb")
-    except SuspiciousFileOperation:
+    except SuspiciousOperation:  # a traversal, refused by either storage
         raise Http404("No such file.") from None
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     byte_range = _parse_range(request.headers.get("Range", ""), size)
+    # An object store (tenants.storage) is read in ranges or streamed, never
+    # downloaded whole to serve a part of a video.
+    ranged = getattr(default_storage, "read_range", None)
     if byte_range is None:
+        stream = getattr(default_storage, "open_stream", None)
+        handle = stream(path) if stream else default_storage.open(path, "rb")
         response = FileResponse(handle, content_type=content_type)
+        response["Content-Length"] = str(size)
     else:
         start, end = byte_range
-        handle.seek(start)
-        response = HttpResponse(handle.read(end - start + 1), status=206, content_type=content_type)
-        handle.close()
+        if ranged:
+            data = ranged(path, start, end)
+        else:
+            with default_storage.open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(end - start + 1)
+        response = HttpResponse(data, status=206, content_type=content_type)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     response["X-Content-Type-Options"] = "nosniff"

