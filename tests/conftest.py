@@ -144,10 +144,16 @@ def beta(db) -> TenantSetup:
 @pytest.fixture
 def committed(django_db_setup, django_db_blocker):
     """Database access outside a test transaction: writes are visible to other
-    threads and processes (servers, workers). The test removes what it adds."""
+    threads and processes (servers, workers). The test removes what it adds;
+    tasks it left queued are removed here, or a later test's worker would run
+    them (for a tenant the test has deleted, say)."""
+    from django_q.models import OrmQ
+
     with django_db_blocker.unblock():
+        last_task = OrmQ.objects.order_by("-id").values_list("id", flat=True).first() or 0
         yield
         connection.set_schema_to_public()
+        OrmQ.objects.filter(id__gt=last_task).delete()
 
 
 @pytest.fixture

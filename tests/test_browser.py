@@ -278,6 +278,7 @@ def test_name_a_cluster_of_unknown_faces(live_server_url, unknown_cluster, page)
     page.get_by_role("heading", name="Nobody to name yet").wait_for()
 
 
+@pytest.fixture
 def alice_enrolled(alice):
     """Alice with two photos in her gallery, and a door-log kiosk's key."""
     from attendance import services as attendance
