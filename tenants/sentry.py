@@ -10,6 +10,7 @@ is left anywhere in the event before it is sent.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sentry_sdk
@@ -37,8 +38,9 @@ DENYLIST = [
     "email",
     "username",
 ]
-# A list of this many numbers or more is taken for an embedding (or pixels).
-NUMBERS_MAX = 16
+# A list of this many numbers or more is taken for an embedding (or pixels); sentry_sdk
+# trims every list to 10 items before before_send, so the bar is below that.
+NUMBERS_MAX = 8
 FILTERED = "[Filtered]"
 
 
@@ -50,10 +52,20 @@ def _is_numbers(value: Any) -> bool:
     )
 
 
+# Photos as text: raw bytes decoded, base64 (JPEG, PNG, WebP) or data: URLs, or any long
+# base64 run (a crop or an embedding packed as bytes).
+_IMAGE_PREFIXES = ("\x89PNG", "\xff\xd8\xff", "/9j/", "iVBORw0KGgo", "UklGR", "data:image/")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=_-]{256,}")
+
+
+def _is_encoded_image(text: str) -> bool:
+    return text.startswith(_IMAGE_PREFIXES) or bool(_BASE64_RUN.search(text))
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return FILTERED
-    if isinstance(value, str) and value.startswith(("\x89PNG", "\xff\xd8\xff")):
+    if isinstance(value, str) and _is_encoded_image(value):
         return FILTERED
     if _is_numbers(value):
         return FILTERED
