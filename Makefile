@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
+PROMETHEUS ?= /usr/bin/prometheus
+PROMTOOL ?= /usr/bin/promtool
 
-.PHONY: run test lint install install-dev bench-deps browser clean-var help
+.PHONY: run test lint install install-dev bench-deps browser prometheus monitoring-check clean-var help
 .DEFAULT_GOAL := help
 
 help:
@@ -45,6 +47,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
 
+# The alert rules are unit-tested with promtool, and a test scrapes a running platform
+# with a real Prometheus: both from Debian's prometheus package.
+prometheus:
+	@test -x $(PROMETHEUS) -a -x $(PROMTOOL) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else echo "Install Debian's prometheus package (sudo apt-get install prometheus)"; exit 1; fi; }
+
+# What tests/test_prometheus_rules.py checks, without Python.
+monitoring-check: prometheus
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) check rules deploy/prometheus/rules/*.yml
+	$(PROMTOOL) test rules deploy/prometheus/tests/*.test.yml
+
 run: install
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py run_platform
 
@@ -53,7 +68,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: install-dev browser lint
+test: install-dev browser prometheus lint
 	$(BIN)/python -m pytest
 
 clean-var:
