@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from tenants.metrics import DURATION_BUCKETS, tenant_label_values, tenant_labels
+from tenants.metrics import DURATION_BUCKETS, tenant_labels, with_tenant
 
 FILES_UPLOADED = Counter(
     "facet_ingest_files_uploaded",
@@ -42,11 +42,11 @@ BATCH_DURATION = Histogram(
 
 
 def file_uploaded(source: str) -> None:
-    FILES_UPLOADED.labels(source=source, **tenant_label_values()).inc()
+    with_tenant(FILES_UPLOADED, source=source).inc()
 
 
 def file_processed(outcome: str) -> None:
-    FILES_PROCESSED.labels(outcome=outcome, **tenant_label_values()).inc()
+    with_tenant(FILES_PROCESSED, outcome=outcome).inc()
 
 
 def faces_stored(qualities) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from tenants.metrics import tenant_label_values, tenant_labels
+from tenants.metrics import tenant_labels, with_tenant
 
 IDENTIFY_REQUESTS = Counter(
     "facet_identify_requests",
@@ -28,7 +28,7 @@ IDENTIFY_FACES = Counter(
 
 
 def identified(answers, seconds: float) -> None:
-    IDENTIFY_REQUESTS.labels(**tenant_label_values()).inc()
+    with_tenant(IDENTIFY_REQUESTS).inc()
     IDENTIFY_DURATION.observe(seconds)
     for answer in answers:
         if answer.person_id:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from tenants.metrics import DURATION_BUCKETS, tenant_label_values, tenant_labels
+from tenants.metrics import DURATION_BUCKETS, tenant_labels, with_tenant
 
 SEARCHES = Counter(
     "facet_searches",
@@ -26,5 +26,5 @@ SEARCH_DURATION = Histogram(
 
 def searched(*, query: str, cached: bool, seconds: float) -> None:
     cache = "hit" if cached else "miss"
-    SEARCHES.labels(query=query, cache=cache, **tenant_label_values()).inc()
+    with_tenant(SEARCHES, query=query, cache=cache).inc()
     SEARCH_DURATION.labels(query=query, cache=cache).observe(seconds)

@@ -58,6 +58,12 @@ def tenant_label_values() -> dict[str, str]:
     return {"tenant": getattr(connection, "schema_name", "") or "-"}
 
 
+def with_tenant(metric, **labels: str):
+    """``metric.labels(**labels, tenant=...)``; the metric itself when it has no labels."""
+    labels = {**labels, **tenant_label_values()}
+    return metric.labels(**labels) if labels else metric
+
+
 # --- the ground's own families ---------------------------------------------------
 HTTP_DURATION = Histogram(
     "facet_http_request_duration_seconds",

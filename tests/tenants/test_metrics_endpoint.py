@@ -84,3 +84,31 @@ def test_tenant_label_is_off_by_default_and_names_the_schema_when_on(settings, a
 
     with schema_context(alpha.schema_name):
         assert tenant_label_values() == {"tenant": alpha.schema_name}
+
+
+def test_gpu_families_come_from_nvml_and_are_absent_without_a_gpu(monkeypatch):
+    """No GPU on the test machines: NVML's answers are stood in for (its API, by name)."""
+    import types
+
+    from tenants import metrics
+
+    fake = types.SimpleNamespace(
+        nvmlInit=lambda: None,
+        nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda index: f"gpu{index}",
+        nvmlDeviceGetUtilizationRates=lambda handle: types.SimpleNamespace(gpu=37, memory=5),
+        nvmlDeviceGetMemoryInfo=lambda handle: types.SimpleNamespace(used=2**30, total=2**34),
+    )
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(metrics, "_nvml", {})
+    found = {f.name: f.samples for f in metrics.collect_gpu()}
+    assert found["facet_gpu_utilization_ratio"][0].value == 0.37
+    assert found["facet_gpu_memory_used_bytes"][0].labels == {"gpu": "0"}
+    assert found["facet_gpu_memory_total_bytes"][0].value == 2**34
+
+    def no_driver():
+        raise OSError("NVML Shared Library Not Found")
+
+    monkeypatch.setattr(fake, "nvmlInit", no_driver)
+    monkeypatch.setattr(metrics, "_nvml", {})
+    assert list(metrics.collect_gpu()) == []
