@@ -191,6 +191,12 @@ def test_a_processed_upload_moves_counters_written_by_the_worker(platform, tmp_p
     assert value(worker, "facet_ingest_files_uploaded_total") == 0  # that was the web's
     facet = [name for name in families(after) if name.startswith("facet_")]
     assert len(facet) >= 15, sorted(facet)
+    # Detailed health from the running server sees the worker and the channel layer.
+    detailed = json.loads(_get(f"http://127.0.0.1:{platform.port}/health/detailed"))
+    checks = detailed["checks"]
+    assert checks["queue"]["clusters"][settings.Q_CLUSTER["name"]]["alive"] is True
+    assert checks["channel_layer"]["ok"] and checks["database"]["ok"]
+    assert detailed["status"] == "ok", detailed
     # The web server's access line names the tenant (not [public]), the request and the time.
     web_log = (platform.logs / "web.log").read_text()
     line = next(x for x in web_log.splitlines() if "facet.access: POST /api/v1/media/" in x)

@@ -176,7 +176,8 @@ class DlibEngine(FaceEngine):
                     self.descriptor_backend = "onnx" if self._onnx else "dlib"
                     recogniser = None if self._onnx else dlib.face_recognition_model_v1(resnet)
                     self._loaded = (dlib, detector, predictor, recogniser)
-                    provider_loaded("dlib", _metric_model(self), self.info.provider)
+                    # Not self.info: that hashes the weight files.
+                    provider_loaded("dlib", _metric_model(self), self._provider())
         return self._loaded
 
     def _load_onnx(self, resnet_path: str):
@@ -226,13 +227,18 @@ class DlibEngine(FaceEngine):
                 licence=DLIB_LICENCE,
                 weights={name: sha256_file(path) for name, path in sorted(paths.items())},
             )
+        return replace(self._info, provider=self._provider())
+
+    def _provider(self) -> str:
+        import dlib
+
         provider = "dlib-cpu" + ("-cuda" if dlib.DLIB_USE_CUDA else "")
         if self._loaded is not None:
             if self._onnx is not None:
                 provider += "+" + self._onnx.session.get_providers()[0]
         elif self._onnx_expected():
             provider += "+CPUExecutionProvider"
-        return replace(self._info, provider=provider)
+        return provider
 
     def _onnx_expected(self) -> bool:
         from importlib.util import find_spec

@@ -90,12 +90,17 @@ def test_failed_sign_in_is_a_security_event_without_the_password(alpha, json_lin
     assert secret not in json.dumps(lines)
 
 
-def test_task_records_carry_the_task_and_its_schema(alpha, json_lines):
+def test_task_records_carry_the_task_id_name_and_schema(alpha, json_lines):
+    from django_q.signals import pre_execute
+
     path = _logging_task.task_path
+    # What a django-q2 worker sends just before it calls the task.
+    pre_execute.send(sender="django_q", func=run_tenant_task, task={"id": "q-task-7"})
     assert run_tenant_task(alpha.schema_name, path, "hello") == "hello"
     line = next(r for r in json_lines() if r["logger"] == "tests.tasks")
     assert line["message"] == "task says hello"
     assert line["task_name"] == path
+    assert line["task_id"] == "q-task-7"
     assert line["schema_name"] == alpha.schema_name
 
 
