@@ -140,6 +140,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
         with schema_context(ALPHA.schema_name):
             owner = get_user_model().objects.get(username=ALPHA.owner.email)
             instance, token = AuthToken.objects.create(owner)
+        OrmQ.objects.all().delete()  # the worker runs this test's tasks only
         try:
             with (
                 running_web_server(env=env, log=logs / "web.log") as port,
@@ -183,20 +184,27 @@ def test_a_processed_upload_moves_counters_written_by_the_worker(platform, tmp_p
     # The web process accepted it; a worker process processed it.
     assert moved("facet_ingest_files_uploaded_total", source="api") == 1
     assert moved("facet_ingest_files_processed_total", outcome="done") == 1
-    assert moved("facet_tasks_total", task=TASK, outcome="ok") == 1
+    # At least: the cluster's schedules (the stuck-media reconciler) may queue a second,
+    # skipped, delivery of the same file.
+    assert moved("facet_tasks_total", task=TASK, outcome="ok") >= 1
     worker = _worker_samples(platform.worker, tmp_path)
     assert value(worker, "facet_ingest_files_processed_total", outcome="done") == 1
-    assert value(worker, "facet_task_duration_seconds_count", task=TASK) == 1
+    assert value(worker, "facet_task_duration_seconds_count", task=TASK) >= 1
     assert value(worker, "facet_inference_duration_seconds_count", stage="embed") >= 1
     assert value(worker, "facet_ingest_files_uploaded_total") == 0  # that was the web's
     facet = [name for name in families(after) if name.startswith("facet_")]
     assert len(facet) >= 15, sorted(facet)
+
     # Detailed health from the running server sees the worker and the channel layer.
-    detailed = json.loads(_get(f"http://127.0.0.1:{platform.port}/health/detailed"))
-    checks = detailed["checks"]
+    # (A heartbeat lives 3 s in the queue cache: on a loaded machine a sentinel can
+    # miss one, so the check is read until it has seen one.)
+    def detailed_health():
+        report = json.loads(_get(f"http://127.0.0.1:{platform.port}/health/detailed"))
+        return report if report["status"] == "ok" else None
+
+    checks = _wait("detailed health ok", detailed_health, 30, platform.logs)["checks"]
     assert checks["queue"]["clusters"][settings.Q_CLUSTER["name"]]["alive"] is True
     assert checks["channel_layer"]["ok"] and checks["database"]["ok"]
-    assert detailed["status"] == "ok", detailed
     # The web server's access line names the tenant (not [public]), the request and the time.
     web_log = (platform.logs / "web.log").read_text()
     line = next(x for x in web_log.splitlines() if "facet.access: POST /api/v1/media/" in x)
@@ -283,8 +291,10 @@ def test_prometheus_scrapes_the_platform_loads_the_rules_and_sees_workers_stop(
             if a["labels"]["alertname"] == "FacetWorkersDown"
         ]
 
+    # Evaluated, and not pending while the cluster runs (read until so: a heartbeat
+    # missed on a loaded machine makes it pending for a moment, which `for: 2m` absorbs).
     _wait("a rule evaluation", lambda: _api(prometheus, "rules")["groups"][1]["lastEvaluation"], 10)
-    assert workers_down_alerts() == []
+    _wait("no FacetWorkersDown while workers run", lambda: workers_down_alerts() == [], 30)
 
     platform.worker.terminate()
     platform.worker.wait(timeout=30)
