@@ -92,9 +92,21 @@ def scrub(event: dict, hint: dict | None = None) -> dict:
     ):
         if value and key not in tags:
             tags[key] = value
-    if isinstance(event.get("request"), dict):
-        for key in ("data", "cookies"):
-            event["request"].pop(key, None)
+    request_data = event.get("request")
+    if isinstance(request_data, dict):
+        # No body, no cookies, no query string (an ASGI event carries it raw, where
+        # the key scrubber cannot see a ?password= or ?token=).
+        for key in ("data", "cookies", "query_string"):
+            request_data.pop(key, None)
+        if isinstance(request_data.get("url"), str):
+            request_data["url"] = request_data["url"].split("?", 1)[0]
+        headers = request_data.get("headers")
+        if isinstance(headers, dict):
+            request_data["headers"] = {
+                name: value
+                for name, value in headers.items()
+                if name.lower() not in {"authorization", "cookie", "x-api-key", "x-csrftoken"}
+            }
     return _scrub(event)
 
 

@@ -87,3 +87,58 @@ def test_events_are_tagged_and_carry_no_image_embedding_password_or_token(sentry
     for number in embedding[:8]:
         assert f"{float(number):.6f}"[:8] not in text
         assert struct.pack("<f", number) not in raw
+
+
+def test_a_failing_request_is_reported_with_its_tenant_and_id_and_no_credentials(
+    sentry, alpha, monkeypatch
+):
+    from knox.models import AuthToken
+
+    from tenants import api
+
+    def broken(self, request):
+        raise RuntimeError("view failed")
+
+    monkeypatch.setattr(api.MeView, "get", broken)
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    with schema_context(alpha.schema_name):
+        _, token = AuthToken.objects.create(alpha.user(alpha.owner))
+    client = Client(HTTP_HOST=alpha.host, raise_request_exception=False)
+    response = client.get(
+        "/api/v1/me/?password=" + PASSWORD,
+        HTTP_AUTHORIZATION=f"Token {token}",
+        HTTP_X_REQUEST_ID="req-sentry-1",
+        HTTP_COOKIE=f"sessionid={TOKEN}",
+    )
+    assert response.status_code == 500
+    events, raw = _sent(sentry)
+    [event] = [e for e in events if e.get("exception")]
+    assert event["tags"]["tenant"] == alpha.schema_name
+    assert event["tags"]["request_id"] == "req-sentry-1"
+    assert event["exception"]["values"][-1]["type"] == "RuntimeError"
+    assert event["transaction"] == "/api/v1/me/"
+    text = raw.decode("utf-8", "replace")
+    assert token not in text and TOKEN not in text and PASSWORD not in text
+
+
+def test_an_asgi_request_event_loses_its_query_string_and_credential_headers():
+    """The shape sentry_sdk's ASGI middleware gives a request (the web server runs ASGI)."""
+    from tenants.sentry import scrub
+
+    event = {
+        "request": {
+            "url": f"http://alpha.localhost/api/v1/me/?password={PASSWORD}",
+            "method": "GET",
+            "query_string": f"password={PASSWORD}&token={TOKEN}",
+            "headers": {"Authorization": f"Token {TOKEN}", "Cookie": f"s={TOKEN}", "Accept": "*/*"},
+            "data": {"photo": "x"},
+        }
+    }
+    scrubbed = scrub(event)
+    assert scrubbed["request"] == {
+        "url": "http://alpha.localhost/api/v1/me/",
+        "method": "GET",
+        "headers": {"Accept": "*/*"},
+    }
