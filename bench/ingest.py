@@ -456,7 +456,7 @@ def main() -> None:
     print(f"images: {len(paths)} distinct ({groups} group photos + {len(paths) - groups} LFW)")
 
     if args.observability == "off":
-        observability = {"PROMETHEUS_MULTIPROC_DIR": "", "FACET_LOG_LEVEL": "WARNING"}
+        observability = {"FACET_METRICS_SHARED": "0", "FACET_LOG_LEVEL": "WARNING"}
     else:
         observability = {"FACET_LOG_FORMAT": "json", "FACET_LOG_LEVEL": "INFO"}
     print(f"observability: {args.observability} {observability}")

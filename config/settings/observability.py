@@ -13,12 +13,16 @@ from .paths import VAR_DIR
 # when it is first imported, and settings load before any app imports it.
 # Runs of the test suite keep theirs apart from a `make run` on the same checkout.
 _RUN_DIR = "test-run" if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".test") else "run"
-# Set but empty: each process keeps its samples in memory (what bench.ingest's
-# --observability off measures against; /metrics then shows the web process only).
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / _RUN_DIR / "metrics"))
-PROMETHEUS_MULTIPROC_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-if PROMETHEUS_MULTIPROC_DIR:
+# FACET_METRICS_SHARED=0: each process keeps its samples in memory, /metrics shows the
+# web process's only (what bench.ingest's --observability off measures against).
+# prometheus_client takes the variable's presence, even empty, for multiprocess mode.
+if env_bool("FACET_METRICS_SHARED", True):
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / _RUN_DIR / "metrics"))
+    PROMETHEUS_MULTIPROC_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    PROMETHEUS_MULTIPROC_DIR = ""
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 # A "tenant" label on the per-tenant facet_ families; off by default (one series

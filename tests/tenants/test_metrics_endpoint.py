@@ -112,3 +112,32 @@ def test_gpu_families_come_from_nvml_and_are_absent_without_a_gpu(monkeypatch):
     monkeypatch.setattr(fake, "nvmlInit", no_driver)
     monkeypatch.setattr(metrics, "_nvml", {})
     assert list(metrics.collect_gpu()) == []
+
+
+def test_unshared_metrics_stay_in_memory(tmp_path):
+    """FACET_METRICS_SHARED=0: no sample file anywhere (an empty PROMETHEUS_MULTIPROC_DIR
+    would still put prometheus_client in multiprocess mode, writing into the cwd)."""
+    code = (
+        "import django; django.setup()\n"
+        "import os, prometheus_client.values as v\n"
+        "from tenants.metrics import LOGIN_FAILURES, metrics_dir\n"
+        "LOGIN_FAILURES.inc()\n"
+        "assert 'PROMETHEUS_MULTIPROC_DIR' not in os.environ and metrics_dir() is None\n"
+        "assert v.ValueClass.__name__ == 'MutexValue', v.ValueClass\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "FACET_METRICS_SHARED": "0",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PYTHONPATH": str(settings.BASE_DIR)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.glob("*.db"))
