@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
+PROMETHEUS ?= /usr/bin/prometheus
+PROMTOOL ?= /usr/bin/promtool
 
-.PHONY: run test lint audit install install-dev bench-deps browser deploy-tools clean-var help
+.PHONY: run test lint audit install install-dev bench-deps browser deploy-tools prometheus monitoring-check clean-var help
 .DEFAULT_GOAL := help
 
 help:
@@ -62,6 +64,19 @@ deploy-tools:
 	    apt-get install -y -qq --no-install-recommends nginx docker-compose >/dev/null; \
 	  else echo "Install Debian's nginx and docker-compose packages (sudo apt-get install nginx docker-compose)"; exit 1; fi; }
 
+# The alert rules are unit-tested with promtool, and a test scrapes a running platform
+# with a real Prometheus: both from Debian's prometheus package.
+prometheus:
+	@test -x $(PROMETHEUS) -a -x $(PROMTOOL) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else echo "Install Debian's prometheus package (sudo apt-get install prometheus)"; exit 1; fi; }
+
+# What tests/test_prometheus_rules.py checks, without Python.
+monitoring-check: prometheus
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) check rules deploy/prometheus/rules/*.yml
+	$(PROMTOOL) test rules deploy/prometheus/tests/*.test.yml
+
 run: install
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py run_platform
 
@@ -75,9 +90,9 @@ lint: install-dev
 # code, failing on high-severity findings.
 audit: install-dev
 	$(BIN)/python deploy/pip_audit.py requirements/*.txt
-	$(BIN)/bandit -q -r config tenants recognition vectors media_ingest search people --severity-level high
+	$(BIN)/bandit -q -r config tenants recognition vectors media_ingest search people attendance --severity-level high
 
-test: install-dev $(VENV)/.actionlint browser deploy-tools lint audit
+test: install-dev $(VENV)/.actionlint browser deploy-tools prometheus lint audit
 	$(BIN)/python -m pytest
 
 clean-var:

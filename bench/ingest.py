@@ -437,6 +437,13 @@ def main() -> None:
     parser.add_argument("--video-runs", type=int, default=3)
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-engine line")
     parser.add_argument("--keep-var", action="store_true", help="keep the temp var dir (logs)")
+    parser.add_argument(
+        "--observability",
+        choices=["on", "off"],
+        default="on",
+        help="off: no shared metrics directory (samples stay in each process's memory) and "
+        "logs at WARNING (no access or info lines); on: as shipped, JSON logs at INFO",
+    )
     args = parser.parse_args()
 
     paths = pick_images(args.images)
@@ -448,7 +455,12 @@ def main() -> None:
     )
     print(f"images: {len(paths)} distinct ({groups} group photos + {len(paths) - groups} LFW)")
 
-    plat = Platform(args.workers)
+    if args.observability == "off":
+        observability = {"FACET_METRICS_SHARED": "0", "FACET_LOG_LEVEL": "WARNING"}
+    else:
+        observability = {"FACET_LOG_FORMAT": "json", "FACET_LOG_LEVEL": "INFO"}
+    print(f"observability: {args.observability} {observability}")
+    plat = Platform(args.workers, observability)
     print(f"var dir: {plat.var}, port {plat.port}")
     ready = plat.start()
     print(f"run_platform -> /health/ready 200: {ready:.1f} s", flush=True)

@@ -1,14 +1,16 @@
-"""URLs of the platform's own host (FACET_PUBLIC_HOST): landing page, staff admin, metrics."""
+"""URLs of the platform's own host (FACET_PUBLIC_HOST): landing page, staff admin.
+
+/metrics and detailed health are answered before routing, on this host and bare
+IPs only (tenants.middleware.HealthCheckMiddleware)."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 
 from tenants.views import public_landing
 
 urlpatterns = [
     path("", public_landing, name="landing"),
     path("admin/", admin.site.urls),
-    path("", include("django_prometheus.urls")),
 ]
 
 handler400 = "tenants.http_errors.bad_request"

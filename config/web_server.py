@@ -157,6 +157,17 @@ class WebServerCLI(CommandLineInterface):
     server_class = StreamingBodyServer
 
 
+def clean_metrics_dir() -> None:
+    """Samples of processes gone since the last start are dropped (settings name the directory)."""
+    from django.conf import settings
+
+    settings.PROMETHEUS_MULTIPROC_DIR  # noqa: B018 - loading settings sets the variable
+    from tenants.metrics import clean_metrics_dir as clean
+
+    clean()
+
+
 if __name__ == "__main__":
+    clean_metrics_dir()
     # Daphne's own options; the application is always Facet's.
     WebServerCLI().run([*sys.argv[1:], "config.asgi:application"])

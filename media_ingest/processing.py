@@ -27,7 +27,7 @@ from recognition.selectors import current_face_model
 from recognition.services import engine_for
 from vectors.basis import embeddings_for_storage
 
-from . import storage_paths
+from . import metrics, storage_paths
 from .conf import ingest_setting
 from .embeddings import FACE_TABLE
 from .models import Face, FaceTrack, MediaFile
@@ -76,6 +76,7 @@ def _begin(media_id: int) -> MediaFile | None:
 
 def _mark_failed(media: MediaFile, code: str, reason: str) -> None:
     """Inside a transaction holding the row lock."""
+    metrics.file_processed("quarantined" if code == "quarantined" else "failed")
     media.status = MediaFile.Status.FAILED
     media.status_changed_at = timezone.now()
     media.error_code = code
@@ -204,6 +205,7 @@ def _analyse_video_at(media: MediaFile, engine: FaceEngine, path: str) -> Analys
         timeout_s=timeout,
         memory_limit_mb=ingest_setting("VIDEO_MEMORY_MB"),
     ):
+        metrics.VIDEO_FRAMES.inc()
         if frame.index == 0:
             thumbnail = _thumbnail_jpeg(frame.image)
         batch.append(frame)
@@ -295,6 +297,8 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
         media.error_code = media.error = ""
         media.save()
         job_file_finished(job_id=media.job_id, failed=False)
+        metrics.file_processed("done")
+        metrics.faces_stored(item.face.quality for item in found)
         media_event(media)
         face_ids = list(media.faces.values_list("pk", flat=True))
         transaction.on_commit(
@@ -322,6 +326,12 @@ def process_photo_batch(media_ids: list[int]) -> dict[int, str]:
 
     Same guarantees as ``process_media_file``, file by file.
     """
+    metrics.BATCH_SIZE.observe(len(media_ids))
+    with metrics.BATCH_DURATION.time():
+        return _process_photo_batch(media_ids)
+
+
+def _process_photo_batch(media_ids: list[int]) -> dict[int, str]:
     face_model = current_face_model()
     engine = engine_for(face_model)
     started, images, outcome = [], [], {}
@@ -348,6 +358,12 @@ def process_media_file(media_id: int) -> str:
     media = _begin(media_id)
     if media is None:
         return "skipped"
+    with metrics.PROCESSING_DURATION.labels(kind=media.kind).time():
+        return _process_started(media)
+
+
+def _process_started(media: MediaFile) -> str:
+    media_id = media.pk
     face_model = current_face_model()
     engine = engine_for(face_model, video=media.kind == MediaFile.Kind.VIDEO)
     try:

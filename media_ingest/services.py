@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 
-from . import storage_paths
+from . import metrics, storage_paths
 from .archives import iter_zip_members
 from .conf import ingest_setting, largest_upload_bytes
 from .models import IngestJob, MediaFile, Source
@@ -138,6 +138,7 @@ def media_accept(
             # stored file (same name, same bytes) is now the winner's.
             return Accepted(MediaFile.objects.get(sha256=sha256), created=False)
 
+    metrics.file_uploaded(source)
     if queue:
         _queue_processing([media])
     return Accepted(media, created=True)

@@ -29,6 +29,7 @@ from recognition.services import engine_for
 from vectors.basis import query_embedding
 from vectors.query import nearest
 
+from . import metrics
 from .calibration import current_threshold
 from .conf import people_setting
 from .embeddings import ENROLLED_TABLE
@@ -148,7 +149,9 @@ def identify_image(image: np.ndarray) -> Identification:
         )
         for face, embedding in zip(faces, embeddings, strict=True)
     ]
-    return Identification(answers, face_model, threshold, (time.perf_counter() - started) * 1000)
+    elapsed = time.perf_counter() - started
+    metrics.identified(answers, elapsed)
+    return Identification(answers, face_model, threshold, elapsed * 1000)
 
 
 def describe(identification: Identification) -> dict:

@@ -16,6 +16,12 @@ class RecognitionConfig(AppConfig):
         register_part(backup.PART)
 
         register_nav("Model", "recognition-model", action=Action.MANAGE)
+
+        from tenants.health import register_model_checks
+
+        from .health import model_files_check, models_report
+
+        register_model_checks(files=model_files_check, report=models_report)
         post_migrate.connect(
             register_builtin_model, sender=self, dispatch_uid="recognition.builtin"
         )

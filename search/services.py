@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -17,7 +18,7 @@ from recognition.services import engine_for
 from tenants.errors import ServiceError
 from vectors.basis import query_embedding
 
-from . import cache
+from . import cache, metrics
 from .models import SearchAudit
 from .query import MAX_TOP_K, SearchFilters, similar_faces
 
@@ -103,6 +104,7 @@ def search_faces(
     """
     if (image is None) == (face_id is None):
         raise SearchError("Send either a photo or a face_id.")
+    started = time.perf_counter()
     model = current_face_model()
     if image is not None:
         embedding, query = _query_from_photo(image, model, options.face_index)
@@ -141,6 +143,11 @@ def search_faces(
         options={**_audit_options(options), "threshold": threshold},
         result_count=len(payload["results"]),
         served_from_cache=cached,
+    )
+    metrics.searched(
+        query="image" if image is not None else "face",
+        cached=cached,
+        seconds=time.perf_counter() - started,
     )
     return SearchResult(
         model={"id": model.pk, "name": model.name, "dim": model.embedding_dim},

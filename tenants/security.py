@@ -18,6 +18,7 @@ from django.dispatch import receiver
 from django.shortcuts import render
 
 from .http_errors import error_json, is_api_request
+from .metrics import LOGIN_FAILURES
 
 security_log = logging.getLogger("facet.security")
 
@@ -69,6 +70,7 @@ def lockout_response(request, *_args, **_kwargs):
 def log_failed_login(sender, credentials, request=None, **kwargs) -> None:
     # Django has already replaced the password in ``credentials`` with stars;
     # only the account name and where the guess came from are written.
+    LOGIN_FAILURES.inc()
     security_log.warning(
         "sign-in failed",
         extra={

@@ -24,19 +24,33 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
 import sentry_sdk
 from django.db import transaction
+from django.dispatch import receiver
+from django_q.signals import pre_execute
 from django_q.tasks import async_task
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from . import metrics
+from .log import bound
 from .models import Tenant
 
 logger = logging.getLogger(__name__)
+
+# The django-q2 task a worker is running (its id), set just before it runs.
+_queue_task_id: ContextVar[str | None] = ContextVar("facet_queue_task_id", default=None)
+
+
+@receiver(pre_execute, dispatch_uid="facet.tasks.note_task_id")
+def _note_task_id(sender, func=None, task=None, **kwargs) -> None:
+    _queue_task_id.set((task or {}).get("id"))
 
 
 @dataclass(frozen=True)
@@ -115,15 +129,28 @@ def run_tenant_task(schema_name: str, path: str, *args: Any, **kwargs: Any) -> A
     with schema_context(get_public_schema_name()):
         if not Tenant.objects.filter(schema_name=schema_name).exists():
             raise TenantTaskError(f"No tenant has the schema {schema_name!r}.")
-    with sentry_sdk.new_scope() as scope, schema_context(schema_name):
+    task_id = _queue_task_id.get() or "-"
+    with (
+        sentry_sdk.new_scope() as scope,
+        schema_context(schema_name),
+        bound(schema_name=schema_name, task_name=path, task_id=task_id),
+    ):
         scope.set_tag("tenant", schema_name)
+        scope.set_tag("task", path)
+        scope.set_tag("task_id", task_id)
+        started, outcome = time.perf_counter(), "failed"
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            outcome = "ok"
+            return result
         except Exception:
             # django-q2 only logs failures; operators see them in Sentry too.
             sentry_sdk.capture_exception()
             logger.exception("tenant task %s failed in %s", path, schema_name)
             raise
+        finally:
+            metrics.TASK_DURATION.labels(task=path).observe(time.perf_counter() - started)
+            metrics.TASKS.labels(task=path, outcome=outcome).inc()
 
 
 def tenant_task(*, timeout_s: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -18,6 +18,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from tenants import services
+from tenants.metrics import clean_metrics_dir
 from tenants.models import Tenant
 from tenants.roles import Role
 
@@ -84,6 +85,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
     from django.test.utils import setup_databases, teardown_databases
 
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    # Metric samples of earlier runs' processes (this run's are kept: they are open).
+    clean_metrics_dir()
     with django_db_blocker.unblock():
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         test_name = connection.settings_dict["TEST"]["NAME"]

@@ -27,12 +27,14 @@ the media; identification could exclude people).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from django.db import connection, transaction
 
+from . import metrics
 from .indexes import INDEXED_DIMENSIONS, vector_index
 from .tables import EmbeddingTable
 
@@ -250,6 +252,7 @@ def nearest(
     if not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
     dimension = int(vector.size)
+    started = time.perf_counter()
     if plan == "auto":
         plan = choose_plan(
             table=table,
@@ -281,6 +284,8 @@ def nearest(
         rows = cursor.fetchall()
         if nested:
             cursor.execute(_RESET_SETTINGS)
+    metrics.QUERIES.labels(table=table.table, plan=plan).inc()
+    metrics.QUERY_DURATION.labels(plan=plan).observe(time.perf_counter() - started)
     return [Neighbour(int(r[0]), float(r[-1]), tuple(r[1:-1])) for r in rows]
 
 

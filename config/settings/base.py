@@ -16,7 +16,17 @@ from .database import (  # noqa: F401
     ORIGINAL_BACKEND,
 )
 from .env import env_int, env_str
-from .observability import LOGGING, PROMETHEUS_EXPORT_MIGRATIONS, SENTRY_DSN  # noqa: F401
+from .observability import (  # noqa: F401
+    FACET_METRICS_ALLOWED_IPS,
+    FACET_METRICS_HOSTS,
+    FACET_METRICS_TENANT_LABEL,
+    FACET_METRICS_TOKEN,
+    LOG_FORMAT,
+    LOGGING,
+    PROMETHEUS_EXPORT_MIGRATIONS,
+    PROMETHEUS_MULTIPROC_DIR,
+    SENTRY_DSN,
+)
 from .paths import BASE_DIR, VAR_DIR
 from .queue import CACHES, FACET_SCHEDULES, Q_CLUSTER, Q_INFLIGHT_DIR, REDIS_URL  # noqa: F401
 from .realtime import CHANNEL_LAYERS, FACET_WS_RECHECK_SECONDS  # noqa: F401
@@ -71,6 +81,8 @@ ROOT_URLCONF = "config.urls_tenants"
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Request id, access log line and duration around everything below (health included).
+    "tenants.middleware.RequestContextMiddleware",
     # Probes call /health on bare IPs and unknown hosts: answer before tenant routing.
     "tenants.middleware.HealthCheckMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",

@@ -4,6 +4,7 @@ import os
 
 from .base import *  # noqa: F403
 from .env import env_bool, env_int, env_list, env_str
+from .observability import logging_config
 
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
@@ -25,3 +26,7 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+
+# One JSON object a line for the log collector (FACET_LOG_FORMAT=console to read them by eye).
+LOG_FORMAT = env_str("FACET_LOG_FORMAT", "json")
+LOGGING = logging_config(LOG_FORMAT)

@@ -49,6 +49,7 @@ from recognition.engines.geometry import (
     rotate,
     sha256_file,
 )
+from recognition.engines.metrics import provider_loaded, timed_stage
 from recognition.errors import EngineUnavailable
 from recognition.quality import face_quality
 
@@ -175,6 +176,8 @@ class DlibEngine(FaceEngine):
                     self.descriptor_backend = "onnx" if self._onnx else "dlib"
                     recogniser = None if self._onnx else dlib.face_recognition_model_v1(resnet)
                     self._loaded = (dlib, detector, predictor, recogniser)
+                    # Not self.info: that hashes the weight files.
+                    provider_loaded("dlib", _metric_model(self), self._provider())
         return self._loaded
 
     def _load_onnx(self, resnet_path: str):
@@ -224,13 +227,18 @@ class DlibEngine(FaceEngine):
                 licence=DLIB_LICENCE,
                 weights={name: sha256_file(path) for name, path in sorted(paths.items())},
             )
+        return replace(self._info, provider=self._provider())
+
+    def _provider(self) -> str:
+        import dlib
+
         provider = "dlib-cpu" + ("-cuda" if dlib.DLIB_USE_CUDA else "")
         if self._loaded is not None:
             if self._onnx is not None:
                 provider += "+" + self._onnx.session.get_providers()[0]
         elif self._onnx_expected():
             provider += "+CPUExecutionProvider"
-        return replace(self._info, provider=provider)
+        return provider
 
     def _onnx_expected(self) -> bool:
         from importlib.util import find_spec
@@ -259,6 +267,7 @@ class DlibEngine(FaceEngine):
                 found.append(((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(s)))
         return [(tuple(v / scale for v in box), score) for box, score in found]
 
+    @timed_stage("dlib", "detect", lambda self: _metric_model(self))
     def _find(self, image: np.ndarray) -> tuple[list[_Found], dict[int, np.ndarray]]:
         dlib, _, predictor, _ = self._models()
         frames = {0: image}
@@ -294,6 +303,7 @@ class DlibEngine(FaceEngine):
         return [self._to_face(image, item) for item in found]
 
     # -- embedding -----------------------------------------------------------
+    @timed_stage("dlib", "embed", lambda self: _metric_model(self))
     def _descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return self.empty_embeddings()
@@ -340,6 +350,10 @@ class DlibEngine(FaceEngine):
             results.append((faces, vectors[start : start + len(faces)]))
             start += len(faces)
         return results
+
+
+def _metric_model(engine: DlibEngine) -> str:
+    return f"dlib-resnet-v1-{engine.detector_kind}"
 
 
 def _rect(dlib, box, frame: np.ndarray):

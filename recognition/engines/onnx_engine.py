@@ -34,6 +34,7 @@ from recognition.engines.geometry import (
     rotate,
     similarity_transform,
 )
+from recognition.engines.metrics import provider_loaded, timed_stage
 from recognition.engines.packs import PackManifest, validate_pack
 from recognition.errors import EngineUnavailable, ModelPackError
 from recognition.quality import face_quality
@@ -117,6 +118,7 @@ class OnnxEngine(FaceEngine):
             with self._lock:
                 if self._models is None:
                     self._models = self._create()
+                    provider_loaded("insightface", self.manifest.name, self.provider)
         return self._models
 
     def _create(self):
@@ -196,6 +198,7 @@ class OnnxEngine(FaceEngine):
         side = max(DETECTOR_STRIDE, -(-longest // DETECTOR_STRIDE) * DETECTOR_STRIDE)
         return side, side
 
+    @timed_stage("insightface", "detect", lambda self: self.manifest.name)
     def _find(self, bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
         """[(box4 float, kps (5,2), score, k)] in the rotated-by-k frame of
         the BGR image (insightface's channel order)."""
@@ -245,6 +248,7 @@ class OnnxEngine(FaceEngine):
             for f in faces
         ]
 
+    @timed_stage("insightface", "embed", lambda self: self.manifest.name)
     def _features(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return self.empty_embeddings()

@@ -39,4 +39,6 @@ def test_metrics_for_scrapers_and_the_public_host_but_never_on_tenant_hosts(host
     response = Client(HTTP_HOST=host).get("/metrics")
     assert response.status_code == status
     if status == 200:
-        assert b"django_http_requests_total" in response.content
+        # Every process's samples (multiprocess mode) and the scrape-time families.
+        assert b"django_http_requests_before_middlewares_total" in response.content
+        assert b"facet_queue_depth{" in response.content

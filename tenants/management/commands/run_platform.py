@@ -18,6 +18,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from tenants.metrics import clean_metrics_dir
 from tenants.platform import demo_tenant_ensure, platform_prepare
 
 
@@ -30,6 +31,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, **options):
         started = time.monotonic()
+        # Every process writes its metric samples here; those of a previous run go.
+        clean_metrics_dir()
         self.stdout.write("Preparing the database (migrations, public host, demo tenant)…")
         platform_prepare()
         demo = demo_tenant_ensure(port=port)
