@@ -26,6 +26,7 @@ from people.identify import identify_image
 from people.models import Person
 from tenants.events import close_credential_sockets, publish_event
 
+from . import metrics
 from .errors import AttendanceError, KioskClosed
 from .keys import key_digest, key_prefix, new_key
 from .models import AttendanceSettings, Correction, Group, Kiosk, Mark, Session, UnknownFace
@@ -360,6 +361,7 @@ def frame_process(*, kiosk: Kiosk, frame: BinaryIO, now: dt.datetime | None = No
             if mark is not None:
                 _publish_mark(mark, names.get(answer.person_id, ""), kiosk.name)
     Kiosk.objects.filter(pk=kiosk.pk).update(last_seen_at=now)
+    metrics.frame_answered(result)
     return result
 
 
