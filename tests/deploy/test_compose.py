@@ -185,6 +185,13 @@ def test_monitoring_mounts_the_observability_files(configs):
         DEPLOY / "prometheus" / "alertmanager.yml"
     )
     assert mounts("grafana")["/etc/facet/grafana"] == DEPLOY / "grafana"
+    # The dashboard provider reads a path inside that mount, which holds the dashboards.
+    import yaml
+
+    provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/facet.yml").read_text())
+    path = Path(provider["providers"][0]["options"]["path"])
+    local = DEPLOY / "grafana" / path.relative_to("/etc/facet/grafana")
+    assert list(local.glob("*.json")), f"no dashboards where Grafana looks ({path})"
 
 
 def test_the_basic_profile_needs_only_its_secrets():
