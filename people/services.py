@@ -331,8 +331,12 @@ def enrolled_faces_move(*, faces: list[EnrolledFace], to: Person) -> int:
 
 
 def face_confirm(*, face: Face, person: Person, user=None, enrol: bool = False) -> FaceLabel:
-    """A member says: this face is ``person``. Optionally enrolled too."""
+    """A member says: this face is ``person``. Optionally enrolled too. The face
+    is no longer unknown: it leaves People to name."""
+    from .discovery.services import faces_leave_discovery
+
     with transaction.atomic():
+        faces_leave_discovery(face_ids=[face.pk])
         FaceRejection.objects.filter(face=face, person=person).delete()
         label, _ = FaceLabel.objects.update_or_create(
             face=face,

@@ -95,8 +95,10 @@ def refresh_clusters(cluster_ids: list[int]) -> int:
 @tenant_task(timeout_s=600)
 def refresh_model_clusters(face_model_id: int) -> int:
     """The storage basis changed: every cluster's embedding sum is recomputed."""
-    ids = list(FaceCluster.objects.filter(face_model_id=face_model_id).values_list("pk", flat=True))
     with transaction.atomic():
+        ids = list(
+            FaceCluster.objects.filter(face_model_id=face_model_id).values_list("pk", flat=True)
+        )
         return len(discovery.cluster_refresh(cluster_ids=ids))
 
 

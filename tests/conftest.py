@@ -113,7 +113,7 @@ def _close_channel_layer_pool() -> None:
 
     if channel_db.connection_pool is not None:
         with contextlib.suppress(Exception):
-            asyncio.run(channel_db.connection_pool.close())
+            asyncio.run(asyncio.wait_for(channel_db.connection_pool.close(), timeout=5))
         channel_db.connection_pool = None
 
 

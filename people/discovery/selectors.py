@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, F, Max, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from media_ingest.models import Face
 from recognition.selectors import current_face_model
@@ -43,26 +44,46 @@ class Suggestion:
 class ClusterDetail:
     face_ids: list[int] = field(default_factory=list)
     media_ids: list[int] = field(default_factory=list)
+    media_count: int = 0
     suggestion: Suggestion | None = None
 
 
-def cluster_details(clusters) -> dict[int, ClusterDetail]:
+def cluster_details(clusters, *, faces_per_cluster: int | None = None) -> dict[int, ClusterDetail]:
     """Members, media and the suggested person of a page of clusters, in two
-    queries whatever the page's size. Faces in member order (best quality first)."""
+    queries whatever the page's size (three with ``faces_per_cluster``, which
+    keeps each cluster's best faces only and counts its files apart). Faces
+    best quality first."""
     ids = [c.pk for c in clusters]
     details = {cluster_id: ClusterDetail() for cluster_id in ids}
-    members = (
-        ClusterFace.objects.filter(cluster_id__in=ids)
-        .order_by("cluster_id", "-face__quality", "face_id")
-        .values_list("cluster_id", "face_id", "face__media_id")
+    members = ClusterFace.objects.filter(cluster_id__in=ids)
+    if faces_per_cluster is not None:
+        members = members.annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("cluster_id")],
+                order_by=[F("face__quality").desc(), F("face_id")],
+            )
+        ).filter(rank__lte=faces_per_cluster)
+        counted = (
+            ClusterFace.objects.filter(cluster_id__in=ids)
+            .values("cluster_id")
+            .annotate(files=Count("face__media_id", distinct=True))
+        )
+        for row in counted:
+            details[row["cluster_id"]].media_count = row["files"]
+    rows = members.order_by("cluster_id", "-face__quality", "face_id").values_list(
+        "cluster_id", "face_id", "face__media_id"
     )
     seen_media = defaultdict(set)
-    for cluster_id, face_id, media_id in members:
+    for cluster_id, face_id, media_id in rows:
         detail = details[cluster_id]
         detail.face_ids.append(face_id)
         if media_id not in seen_media[cluster_id]:
             seen_media[cluster_id].add(media_id)
             detail.media_ids.append(media_id)
+    if faces_per_cluster is None:
+        for detail in details.values():
+            detail.media_count = len(detail.media_ids)
     suggested = (
         FaceLabel.objects.filter(
             status=FaceLabel.Status.SUGGESTED, face__discovery__cluster_id__in=ids

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection, transaction
 
-from media_ingest.models import Face
+from media_ingest.models import Face, MediaFile
 from tenants.events import publish_event
 
 from .. import services as people_services
@@ -34,6 +34,20 @@ from .placement import PlacementCounts, eligible_faces, lock_discovery, place_fa
 
 class ClusterError(PeopleError):
     pass
+
+
+def _locked(cluster: FaceCluster) -> FaceCluster:
+    """Take discovery's lock, then the cluster as it is now: another request may
+    have named, merged or emptied it since it was read."""
+    lock_discovery()
+    fresh = FaceCluster.objects.select_for_update().filter(pk=cluster.pk).first()
+    if fresh is None:
+        raise ClusterError(
+            f"Cluster {cluster.pk} is gone: it was named, merged or emptied meanwhile.",
+            "cluster-gone",
+            http_status=409,
+        )
+    return fresh
 
 
 def _member_ids(cluster: FaceCluster) -> list[int]:
@@ -75,8 +89,10 @@ def cluster_refresh(*, cluster_ids) -> list[int]:
     """Recount clusters from their members and recompute their embedding sums;
     a cluster left with one face is dissolved into the pool, an empty one deleted.
     Returns the ids of the clusters that remain."""
+    lock_discovery()
     remaining = []
-    for cluster in FaceCluster.objects.filter(pk__in=list(cluster_ids)).select_for_update():
+    clusters = FaceCluster.objects.filter(pk__in=list(cluster_ids)).order_by("pk")
+    for cluster in clusters.select_for_update():
         embeddings = list(
             Face.objects.filter(discovery__cluster=cluster).values_list("embedding", flat=True)
         )
@@ -105,8 +121,15 @@ def cluster_attach(*, cluster: FaceCluster, person: Person, user=None) -> Person
     best faces enrolled, and the cluster leaves discovery. Faces rejected for the
     person before stay unknown, back in the pool."""
     with transaction.atomic():
-        lock_discovery()
+        cluster = _locked(cluster)
         members = _member_ids(cluster)
+        # A face confirmed as somebody else meanwhile is theirs, not this person's.
+        taken = set(
+            FaceLabel.objects.filter(face_id__in=members, status=FaceLabel.Status.CONFIRMED)
+            .exclude(person=person)
+            .values_list("face_id", flat=True)
+        )
+        members = [f for f in members if f not in taken]
         rejected = set(
             FaceRejection.objects.filter(person=person, face_id__in=members).values_list(
                 "face_id", flat=True
@@ -170,6 +193,8 @@ def cluster_name(
 ) -> Person:
     """A new person, with a consent basis, from the cluster."""
     with transaction.atomic():
+        # Checked before the person exists: a second click must not make a second one.
+        cluster = _locked(cluster)
         person = people_services.person_create(
             name=name, consent_basis=consent_basis, consent_note=consent_note, recorded_by=user
         )
@@ -180,7 +205,7 @@ def cluster_remove_faces(*, cluster: FaceCluster, face_ids, user=None) -> FaceCl
     """These faces are not this cluster's person: back to the pool, never to be
     placed with the faces left in it. Returns the cluster, or None if dissolved."""
     with transaction.atomic():
-        lock_discovery()
+        cluster = _locked(cluster)
         removed = _checked_members(cluster, face_ids)
         kept = [f for f in _member_ids(cluster) if f not in set(removed)]
         cannot_link_record(faces=removed, others=kept, user=user)
@@ -195,7 +220,7 @@ def cluster_split(*, cluster: FaceCluster, face_ids, user=None) -> FaceCluster |
     Returns the new cluster (None when a single face was split off: it waits in
     the pool)."""
     with transaction.atomic():
-        lock_discovery()
+        cluster = _locked(cluster)
         moving = _checked_members(cluster, face_ids)
         kept = [f for f in _member_ids(cluster) if f not in set(moving)]
         if not kept:
@@ -220,7 +245,7 @@ def cluster_merge(*, cluster: FaceCluster, other: FaceCluster, user=None) -> Fac
     if cluster.face_model_id != other.face_model_id:
         raise ClusterError("These clusters come from different face models.", "invalid")
     with transaction.atomic():
-        lock_discovery()
+        cluster, other = _locked(cluster), _locked(other)
         mine, theirs = _member_ids(cluster), _member_ids(other)
         conflict = CannotLink.objects.filter(face_id__in=mine, other_id__in=theirs).union(
             CannotLink.objects.filter(face_id__in=theirs, other_id__in=mine)
@@ -233,6 +258,14 @@ def cluster_merge(*, cluster: FaceCluster, other: FaceCluster, user=None) -> Fac
                 "cannot-link",
                 http_status=409,
             )
+        clash = _one_person_twice(cluster, other)
+        if clash is not None:
+            raise ClusterError(
+                f"Both clusters have a face in {clash}: one photo, or one moment of a "
+                "video, cannot show a person twice. Remove the wrong face first.",
+                "same-photo",
+                http_status=409,
+            )
         ClusterFace.objects.filter(cluster=other).update(cluster=cluster)
         cluster.hidden = cluster.hidden and other.hidden
         cluster.save(update_fields=["hidden", "updated_at"])
@@ -243,16 +276,45 @@ def cluster_merge(*, cluster: FaceCluster, other: FaceCluster, user=None) -> Fac
     return cluster
 
 
+def _one_person_twice(cluster: FaceCluster, other: FaceCluster) -> str | None:
+    """The name of a file where a face of each cluster would be one person twice
+    (the placement rules), or None."""
+    rows = ClusterFace.objects.filter(cluster__in=[cluster, other]).values_list(
+        "cluster_id",
+        "face__media_id",
+        "face__media__kind",
+        "face__media__original_name",
+        "face__track__first_time_s",
+        "face__track__last_time_s",
+    )
+    by_media: dict[int, list] = {}
+    for cluster_id, media_id, kind, name, first, last in rows:
+        by_media.setdefault(media_id, []).append((cluster_id, kind, name, first, last))
+    for faces in by_media.values():
+        mine = [f for f in faces if f[0] == cluster.pk]
+        theirs = [f for f in faces if f[0] == other.pk]
+        for a in mine:
+            for b in theirs:
+                if a[1] != MediaFile.Kind.VIDEO:
+                    return a[2]
+                if None not in (a[3], b[3]) and a[3] <= b[4] and b[3] <= a[4]:
+                    return a[2]
+    return None
+
+
 def cluster_hide(*, cluster: FaceCluster, hidden: bool = True) -> FaceCluster:
-    cluster.hidden = hidden
-    cluster.save(update_fields=["hidden", "updated_at"])
-    _changed("changed", cluster_id=cluster.pk, hidden=hidden)
+    with transaction.atomic():
+        cluster = _locked(cluster)
+        cluster.hidden = hidden
+        cluster.save(update_fields=["hidden", "updated_at"])
+        _changed("changed", cluster_id=cluster.pk, hidden=hidden)
     return cluster
 
 
 def cluster_reject_suggestion(*, cluster: FaceCluster, person: Person, user=None) -> int:
     """ "This is not Alice": none of the cluster's faces is proposed as her again."""
     with transaction.atomic():
+        cluster = _locked(cluster)
         members = _member_ids(cluster)
         FaceLabel.objects.filter(
             face_id__in=members, person=person, status=FaceLabel.Status.SUGGESTED
@@ -301,9 +363,32 @@ def faces_return(*, face_ids, face_model) -> PlacementCounts:
 
 def faces_keep_out(*, face_ids) -> None:
     """Faces of an erased person: never clustered again."""
-    ClusterFace.objects.bulk_create(
-        [ClusterFace(face_id=f, kept_out=True) for f in face_ids],
-        update_conflicts=True,
-        unique_fields=["face"],
-        update_fields=["kept_out", "cluster"],
+    with transaction.atomic():
+        lock_discovery()
+        touched = _clusters_of(face_ids)
+        ClusterFace.objects.bulk_create(
+            [ClusterFace(face_id=f, kept_out=True) for f in face_ids],
+            update_conflicts=True,
+            unique_fields=["face"],
+            update_fields=["kept_out", "cluster"],
+        )
+        cluster_refresh(cluster_ids=touched)
+
+
+def faces_leave_discovery(*, face_ids) -> None:
+    """Faces a member named one by one (confirmed): no longer unknown."""
+    with transaction.atomic():
+        lock_discovery()
+        touched = _clusters_of(face_ids)
+        ClusterFace.objects.filter(face_id__in=list(face_ids)).delete()
+        cluster_refresh(cluster_ids=touched)
+
+
+def _clusters_of(face_ids) -> list[int]:
+    return sorted(
+        set(
+            ClusterFace.objects.filter(
+                face_id__in=list(face_ids), cluster__isnull=False
+            ).values_list("cluster_id", flat=True)
+        )
     )

@@ -32,13 +32,13 @@ def clusters_list(request):
     page = Paginator(selectors.cluster_list(hidden=hidden), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    details = selectors.cluster_details(page.object_list)
+    details = selectors.cluster_details(page.object_list, faces_per_cluster=FACES_ON_LIST)
     rows = [
         {
             "cluster": cluster,
             "faces": details[cluster.pk].face_ids[:FACES_ON_LIST],
             "more": max(cluster.size - FACES_ON_LIST, 0),
-            "media_count": len(details[cluster.pk].media_ids),
+            "media_count": details[cluster.pk].media_count,
             "suggestion": details[cluster.pk].suggestion,
         }
         for cluster in page.object_list
@@ -69,7 +69,7 @@ def cluster_detail(request, cluster_id: int):
         {
             "cluster": cluster,
             "faces": faces,
-            "media_count": len(details.media_ids),
+            "media_count": details.media_count,
             "suggestion": details.suggestion,
             "people": Person.objects.order_by("name").only("name")[:500],
             "others": others,
@@ -121,7 +121,11 @@ def _split(request, cluster):
     messages.success(
         request, "Split into two clusters." if new else "The face went back to the pool."
     )
-    return redirect("cluster-detail", cluster.pk)
+    # A cluster left with one face dissolves: show what is left.
+    for left in (cluster, new):
+        if left is not None and selectors.cluster_get(cluster_id=left.pk) is not None:
+            return redirect("cluster-detail", left.pk)
+    return redirect("clusters-list")
 
 
 def _merge(request, cluster):

@@ -248,3 +248,47 @@ def test_two_workers_placing_at_once_never_put_a_face_in_two_clusters():
         with schema_context(ALPHA.schema_name):
             FaceCluster.objects.all().delete()
             MediaFile.objects.filter(faces__pk__in=[waiting, first, second]).delete()
+
+
+def test_a_face_confirmed_by_hand_leaves_its_cluster(tenant):
+    from django.utils import timezone
+
+    from people import services as people
+    from people.models import Person
+
+    alice = _person()
+    faces = [_photo(tenant, _look(alice))[0] for _ in range(3)]
+    place_faces(faces, tenant)
+    cluster = _cluster_of(faces[0])
+    person = Person.objects.create(
+        name="Alice", consent_basis="consent", consent_recorded_at=timezone.now()
+    )
+    people.face_confirm(face=Face.objects.get(pk=faces[0]), person=person)
+    assert not ClusterFace.objects.filter(face_id=faces[0]).exists()
+    assert FaceCluster.objects.get(pk=cluster).size == 2
+
+
+def test_a_merge_that_would_show_a_person_twice_in_one_photo_is_refused(tenant):
+    alice, bob = _person(), _person()
+    pair = _photo(tenant, _look(alice), _look(bob))  # both in one photo
+    others = [_photo(tenant, _look(p))[0] for p in (alice, bob) for _ in range(2)]
+    place_faces([*pair, *others], tenant)
+    a = FaceCluster.objects.get(pk=_cluster_of(pair[0]))
+    b = FaceCluster.objects.get(pk=_cluster_of(pair[1]))
+    with pytest.raises(discovery.ClusterError) as refused:
+        discovery.cluster_merge(cluster=a, other=b)
+    assert refused.value.code == "same-photo" and refused.value.http_status == 409
+
+
+def test_an_action_on_a_cluster_gone_meanwhile_is_refused_without_side_effects(tenant):
+    from people.models import Person
+
+    alice = _person()
+    faces = [_photo(tenant, _look(alice))[0] for _ in range(2)]
+    place_faces(faces, tenant)
+    stale = FaceCluster.objects.get(pk=_cluster_of(faces[0]))
+    discovery.cluster_name(cluster=stale, name="Alice", consent_basis="consent")
+    with pytest.raises(discovery.ClusterError) as refused:  # the second click
+        discovery.cluster_name(cluster=stale, name="Alice", consent_basis="consent")
+    assert refused.value.code == "cluster-gone"
+    assert Person.objects.filter(name="Alice").count() == 1
