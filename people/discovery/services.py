@@ -162,10 +162,11 @@ def cluster_attach(*, cluster: FaceCluster, person: Person, user=None) -> Person
         )
         ClusterFace.objects.filter(face_id__in=named).delete()
         ClusterFace.objects.filter(face_id__in=rejected).update(cluster=None)
+        cluster_id = cluster.pk  # delete() clears it
         cluster.delete()
         _enrol_best(person, named, user)
         people_services.names_changed_after_commit()
-        _changed("named", cluster_id=cluster.pk, person_id=person.pk, faces=len(named))
+        _changed("named", cluster_id=cluster_id, person_id=person.pk, faces=len(named))
     return person
 
 
@@ -269,9 +270,10 @@ def cluster_merge(*, cluster: FaceCluster, other: FaceCluster, user=None) -> Fac
         ClusterFace.objects.filter(cluster=other).update(cluster=cluster)
         cluster.hidden = cluster.hidden and other.hidden
         cluster.save(update_fields=["hidden", "updated_at"])
+        merged = other.pk  # delete() clears it
         other.delete()
         cluster_refresh(cluster_ids=[cluster.pk])
-        _changed("changed", cluster_id=cluster.pk, merged=other.pk)
+        _changed("changed", cluster_id=cluster.pk, merged=merged)
     cluster.refresh_from_db()
     return cluster
 
