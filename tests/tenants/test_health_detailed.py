@@ -6,19 +6,6 @@ import pytest
 from django.test import Client
 
 
-@pytest.fixture(autouse=True)
-def _channel_layer_pool_released():
-    """The channel-layer check runs its round trip through async_to_sync, which
-    the test client (no event loop of its own) gives a loop of its own. The
-    Postgres layer's process-wide pool is then bound to that loop, which ends:
-    a later test's event would wait on it for ever. Under Daphne the check runs
-    on the server's loop and this does not arise."""
-    yield
-    from tests.conftest import _close_channel_layer_pool
-
-    _close_channel_layer_pool()
-
-
 @pytest.mark.django_db
 def test_detailed_health_reports_every_dependency_and_workers_down_as_degraded():
     response = Client(HTTP_HOST="10.0.0.7").get("/health/detailed")
