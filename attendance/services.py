@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -256,39 +257,53 @@ def mark_record(
     *, person_id: int, kiosk: Kiosk, scope: str, at: dt.datetime, similarity: float, crop=None
 ) -> tuple[str, Mark | None, dt.datetime]:
     """("marked", the new mark, its time) or ("cooldown", None, the time of the
-    mark that holds the window)."""
-    held = (
-        Mark.objects.filter(
-            person_id=person_id,
-            scope=scope,
-            removed_at__isnull=True,
-            at__lte=at,
-            cooldown_until__gt=at,
+    mark that holds the window).
+
+    Marks of one person and scope are taken one at a time (a transaction-level
+    advisory lock): two kiosks inserting conflicting marks at once would each
+    wait on the other's exclusion-constraint check, and PostgreSQL breaks that
+    deadlock with an error. The constraint still stands behind the lock."""
+    with transaction.atomic():
+        _lock_marks_of(person_id, scope)
+        held = (
+            Mark.objects.filter(
+                person_id=person_id,
+                scope=scope,
+                removed_at__isnull=True,
+                at__lte=at,
+                cooldown_until__gt=at,
+            )
+            .values_list("at", flat=True)
+            .first()
         )
-        .values_list("at", flat=True)
-        .first()
-    )
-    if held is not None:
-        return "cooldown", None, held
-    mark = Mark(
-        person_id=person_id,
-        kiosk=kiosk,
-        scope=scope,
-        at=at,
-        cooldown_until=at + dt.timedelta(minutes=kiosk.cooldown_minutes),
-        similarity=similarity,
-    )
-    try:
-        with transaction.atomic():
-            if crop is not None:
-                mark.crop = crop()
-            mark.save()
-    except IntegrityError:
-        # Another kiosk or process marked them in the same window meanwhile.
-        if mark.crop:
-            default_storage.delete(mark.crop.name)
-        return "cooldown", None, at
-    return "marked", mark, at
+        if held is not None:
+            return "cooldown", None, held
+        mark = Mark(
+            person_id=person_id,
+            kiosk=kiosk,
+            scope=scope,
+            at=at,
+            cooldown_until=at + dt.timedelta(minutes=kiosk.cooldown_minutes),
+            similarity=similarity,
+        )
+        try:
+            with transaction.atomic():
+                if crop is not None:
+                    mark.crop = crop()
+                mark.save()
+        except IntegrityError:
+            # Marked in the same window by a path that did not take the lock.
+            if mark.crop:
+                default_storage.delete(mark.crop.name)
+            return "cooldown", None, at
+        return "marked", mark, at
+
+
+def _lock_marks_of(person_id: int, scope: str) -> None:
+    """Advisory locks are database-wide: the key carries the schema."""
+    key = zlib.crc32(f"{connection.schema_name}:attendance.mark:{person_id}:{scope}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def frame_process(*, kiosk: Kiosk, frame: BinaryIO, now: dt.datetime | None = None) -> FrameResult:
