@@ -170,9 +170,14 @@ def cluster_action(request, cluster_id: int, verb: str):
     handler = ACTIONS.get(verb)
     if handler is None:
         raise Http404("No such action.")
-    cluster = _cluster_or_404(cluster_id)
+    cluster = selectors.cluster_get(cluster_id=cluster_id)
+    if cluster is None:  # a second click, or someone else was quicker
+        messages.error(request, "That cluster was named, merged or emptied meanwhile.")
+        return redirect("clusters-list")
     try:
         return handler(request, cluster)
     except ServiceError as exc:
         messages.error(request, exc.detail)
+        if exc.code == "cluster-gone":  # named or merged by someone else, or a second click
+            return redirect("clusters-list")
         return redirect("cluster-detail", cluster.pk)

@@ -292,3 +292,17 @@ def test_an_action_on_a_cluster_gone_meanwhile_is_refused_without_side_effects(t
         discovery.cluster_name(cluster=stale, name="Alice", consent_basis="consent")
     assert refused.value.code == "cluster-gone"
     assert Person.objects.filter(name="Alice").count() == 1
+
+
+def test_naming_twice_from_the_portal_lands_on_the_list(tenant, alpha):
+    alice = _person()
+    faces = [_photo(tenant, _look(alice))[0] for _ in range(2)]
+    place_faces(faces, tenant)
+    cluster = _cluster_of(faces[0])
+    client = alpha.client(alpha.owner)
+    form = {"name": "Alice", "consent_basis": "consent"}
+    first = client.post(f"/people/to-name/{cluster}/name/", form)
+    assert first.status_code == 302 and "/people/" in first["Location"]
+    second = client.post(f"/people/to-name/{cluster}/name/", form, follow=True)
+    assert second.redirect_chain[-1][0] == "/people/to-name/"
+    assert b"named, merged or emptied meanwhile" in second.content
