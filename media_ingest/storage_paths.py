@@ -29,6 +29,15 @@ def crop_name(media_id: int, ordinal: int) -> str:
     return f"{crop_dir(media_id)}/{ordinal}.jpg"
 
 
+def _on_disk(name: str) -> str | None:
+    """The file system path of ``name``, or None where the storage has none (an
+    object store: Django's storages raise NotImplementedError for ``path``)."""
+    try:
+        return default_storage.path(name)
+    except NotImplementedError:
+        return None
+
+
 def write_atomically(name: str, data: bytes) -> str:
     """Write ``name`` in the current tenant's storage, replacing any earlier copy.
 
@@ -36,15 +45,13 @@ def write_atomically(name: str, data: bytes) -> str:
     leaving renamed duplicates behind. (An object store, FACET_STORAGE=s3,
     replaces an object whole: its PUT is the atomic write.)
     """
-    try:
-        path = Path(default_storage.path(name))
-    except NotImplementedError:
-        path = None
-    if path is None:
+    on_disk = _on_disk(name)
+    if on_disk is None:
         stored = default_storage.save(name, ContentFile(data))
         if stored != name:
             raise RuntimeError(f"the storage renamed {name} to {stored}: it must overwrite")
         return name
+    path = Path(on_disk)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(handle, "wb") as out:
@@ -70,10 +77,7 @@ def delete_tree(prefix: str) -> None:
 def local_path(name: str) -> Iterator[str]:
     """A local file path for ``name``: the file itself on a file system, else a
     temporary copy (video decoding runs a child process on a path)."""
-    try:
-        path = default_storage.path(name)
-    except NotImplementedError:
-        path = None
+    path = _on_disk(name)
     if path is not None:
         yield path
         return

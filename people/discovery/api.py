@@ -131,16 +131,17 @@ class ClusterFacesSerializer(serializers.Serializer):
     face_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
 
 
-class ClusterRemoveView(TenantAPIView):
-    """These faces are not the cluster's person: never placed with it again."""
+class _ClusterFacesView(TenantAPIView):
+    """POST {"face_ids": [...]} to a service that answers a cluster or None."""
 
     actions = {"POST": Action.CHANGE}
+    service = None  # (cluster=, face_ids=, user=) -> FaceCluster | None
 
     @extend_schema(request=ClusterFacesSerializer, responses=ClusterSerializer(allow_null=True))
     def post(self, request, cluster_id: int):
         data = ClusterFacesSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        cluster = services.cluster_remove_faces(
+        cluster = type(self).service(
             cluster=_cluster(cluster_id),
             face_ids=data.validated_data["face_ids"],
             user=request.user,
@@ -148,21 +149,18 @@ class ClusterRemoveView(TenantAPIView):
         return Response(_serialized([cluster])[0] if cluster else None)
 
 
-class ClusterSplitView(TenantAPIView):
-    """These faces are another person: a cluster of their own."""
+class ClusterRemoveView(_ClusterFacesView):
+    """These faces are not the cluster's person: never placed with it again.
+    Answers the cluster, or null when too few faces were left to keep it."""
 
-    actions = {"POST": Action.CHANGE}
+    service = services.cluster_remove_faces
 
-    @extend_schema(request=ClusterFacesSerializer, responses=ClusterSerializer(allow_null=True))
-    def post(self, request, cluster_id: int):
-        data = ClusterFacesSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        new = services.cluster_split(
-            cluster=_cluster(cluster_id),
-            face_ids=data.validated_data["face_ids"],
-            user=request.user,
-        )
-        return Response(_serialized([new])[0] if new else None)
+
+class ClusterSplitView(_ClusterFacesView):
+    """These faces are another person: a cluster of their own (answered; null
+    when a single face was split off and waits in the pool)."""
+
+    service = services.cluster_split
 
 
 class ClusterMergeSerializer(serializers.Serializer):
