@@ -22,7 +22,8 @@ distance 0.5, Immich's defaults) and scikit-learn's HDBSCAN (its default
 min_cluster_size 5, and 3). Both baselines are batch algorithms: they see
 every face at once, in any order.
 
-cost: synthetic clustered embeddings (``bench.search.DataSet``: identity
+cost (``--reuse`` places the new faces of an earlier run's tenants again,
+without loading them anew): synthetic clustered embeddings (``bench.search.DataSet``: identity
 centres plus noise, ~12 faces each, same-identity cosine 0.6-0.8), loaded
 with COPY into a scratch tenant with the HNSW index, every face already in
 its identity's cluster; then ``--new`` fresh faces of stored identities are
@@ -366,14 +367,50 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cost(sizes: list[int], new: int, dbscan_max: int) -> None:
-    from sklearn.cluster import DBSCAN
+def _catalogue(size: int, new: int, model, *, reuse: bool):
+    """The cost bench's tenant for ``size``: (schema, the new faces' ids, the data
+    set or None when reused). With ``reuse``, a tenant an earlier run loaded is
+    taken as it is and its new faces are taken out of discovery again (their
+    clusters recounted), to be placed once more."""
+    from django.db import transaction
+    from django_tenants.utils import schema_context
 
     from bench.search import DataSet, load
+    from media_ingest.models import Face
+    from people.discovery.services import cluster_refresh
+    from people.models import ClusterFace
+    from recognition.models import TenantFaceModel
+    from tenants.models import Tenant
+
+    existing = Tenant.objects.filter(slug=f"cc-{size}").first()
+    if reuse and existing is not None:
+        with schema_context(existing.schema_name), transaction.atomic():
+            face_ids = sorted(Face.objects.filter(pk__gt=size).values_list("pk", flat=True))
+            placed = ClusterFace.objects.filter(face_id__in=face_ids)
+            touched = set(placed.values_list("cluster_id", flat=True))
+            placed.delete()
+            cluster_refresh(cluster_ids=touched - {None})
+        print(f"catalogue of {size} reused: {len(face_ids)} faces to place again", flush=True)
+        return existing.schema_name, face_ids, None
+    data = DataSet(size, 128, "random")
+    schema = scratch_tenant(f"cc-{size}")
+    with schema_context(schema):
+        TenantFaceModel.objects.update_or_create(
+            tenant=Tenant.objects.get(schema_name=schema), defaults={"face_model": model}
+        )
+        t0 = time.perf_counter()
+        load(data, model.pk, 16, 64)
+        _discovered(data, model.pk)
+        face_ids = _new_faces(data, model, new + 10)
+        print(f"catalogue of {size} loaded in {time.perf_counter() - t0:.0f} s", flush=True)
+    return schema, face_ids, data
+
+
+def cost(sizes: list[int], new: int, dbscan_max: int, reuse: bool) -> None:
+    from sklearn.cluster import DBSCAN
 
     setup_django()
     from django.db import connection
-    from django_tenants.utils import schema_context
 
     from recognition.models import FaceModel
 
@@ -384,20 +421,7 @@ def cost(sizes: list[int], new: int, dbscan_max: int) -> None:
     )  # fmt: skip
     figures = {}
     for size in sizes:
-        data = DataSet(size, 128, "random")
-        schema = scratch_tenant(f"cc-{size}")
-        with schema_context(schema):
-            from recognition.models import TenantFaceModel
-            from tenants.models import Tenant
-
-            TenantFaceModel.objects.update_or_create(
-                tenant=Tenant.objects.get(schema_name=schema), defaults={"face_model": model}
-            )
-            t0 = time.perf_counter()
-            load(data, model.pk, 16, 64)
-            _discovered(data, model.pk)
-            face_ids = _new_faces(data, model, new + 10)
-            print(f"catalogue of {size} loaded in {time.perf_counter() - t0:.0f} s", flush=True)
+        schema, face_ids, data = _catalogue(size, new, model, reuse=reuse)
         connection.close()
         child = subprocess.run(
             [sys.executable, "-m", "bench.clusters", "place-child", schema, str(model.pk),
@@ -412,11 +436,11 @@ def cost(sizes: list[int], new: int, dbscan_max: int) -> None:
             f"({elapsed / placed * 1e3:.1f} ms a face), peak RSS {peak} MiB",
             flush=True,
         )
-        if size <= dbscan_max:
+        if data is not None and size <= dbscan_max:
             t0 = time.perf_counter()
             DBSCAN(eps=0.5, min_samples=3, metric="cosine", n_jobs=1).fit(data.vectors)
             print(f"full DBSCAN re-run over {size}: {time.perf_counter() - t0:.1f} s", flush=True)
-        else:
+        elif data is not None:
             print(f"full DBSCAN re-run over {size}: not run (--dbscan-max {dbscan_max})")
     smallest, largest = min(figures), max(figures)
     if largest != smallest:
@@ -436,6 +460,9 @@ def main(argv=None) -> None:
     c.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     c.add_argument("--new", type=int, default=1000)
     c.add_argument("--dbscan-max", type=int, default=100_000)
+    c.add_argument(
+        "--reuse", action="store_true", help="place the new faces of earlier runs' tenants again"
+    )
     child = commands.add_parser("place-child")
     child.add_argument("schema")
     child.add_argument("model_id", type=int)
@@ -444,7 +471,7 @@ def main(argv=None) -> None:
     if args.command == "quality":
         quality(args.engines, args.orders)
     elif args.command == "cost":
-        cost(args.sizes, args.new, args.dbscan_max)
+        cost(args.sizes, args.new, args.dbscan_max, args.reuse)
     else:
         place_child(args.schema, args.model_id, [int(f) for f in args.face_ids.split(",")])
 
