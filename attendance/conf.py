@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_WEEKS": 8,
     # A kiosk socket that has not sent its key after this many seconds is closed.
     "SOCKET_AUTH_TIMEOUT_S": 10,
+    # Threads of a web process that identify kiosk sockets' frames side by side
+    # (the engines release the GIL); None: one per CPU core.
+    "FRAME_THREADS": None,
 }
 
 

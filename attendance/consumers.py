@@ -17,7 +17,10 @@ FACET_WS_RECHECK_SECONDS.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
@@ -42,6 +45,17 @@ def _header(scope, name: bytes) -> str:
         if key == name:
             return value.decode("latin-1")
     return ""
+
+
+@functools.cache
+def _frame_threads() -> ThreadPoolExecutor:
+    """Frames are identified on threads of their own, one per core: by default
+    Channels runs every socket's database work on one shared thread, where
+    four kiosks' frames would wait for each other."""
+    return ThreadPoolExecutor(
+        max_workers=attendance_setting("FRAME_THREADS") or os.cpu_count() or 1,
+        thread_name_prefix="kiosk-frame",
+    )
 
 
 class KioskConsumer(AsyncJsonWebsocketConsumer):
@@ -152,8 +166,13 @@ class KioskConsumer(AsyncJsonWebsocketConsumer):
     async def _error(self, code: str, detail: str) -> None:
         await self.send_json({"kind": "error", "code": code, "detail": detail})
 
-    @database_sync_to_async
-    def _process(self, data: bytes) -> dict:
+    async def _process(self, data: bytes) -> dict:
+        identify = database_sync_to_async(
+            self._process_frame, thread_sensitive=False, executor=_frame_threads()
+        )
+        return await identify(data)
+
+    def _process_frame(self, data: bytes) -> dict:
         from .api import describe_frame
         from .services import frame_process
 

@@ -321,7 +321,7 @@ def frame_process(*, kiosk: Kiosk, frame: BinaryIO, now: dt.datetime | None = No
             "kiosk-closed",
         )
     image = request_photo_pixels(frame)
-    identification = identify_image(image)
+    identification = identify_image(image, source="camera")
     tenant_settings = attendance_settings()
     result = FrameResult(elapsed_ms=identification.elapsed_ms)
     known = [a for a in identification.faces if a.person_id is not None]

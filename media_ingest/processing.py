@@ -365,7 +365,9 @@ def process_media_file(media_id: int) -> str:
 def _process_started(media: MediaFile) -> str:
     media_id = media.pk
     face_model = current_face_model()
-    engine = engine_for(face_model, video=media.kind == MediaFile.Kind.VIDEO)
+    engine = engine_for(
+        face_model, source="video" if media.kind == MediaFile.Kind.VIDEO else "photo"
+    )
     try:
         if media.kind == MediaFile.Kind.VIDEO:
             analysis = _analyse_video(media, engine)

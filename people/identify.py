@@ -130,14 +130,16 @@ def identify_photo(*, user, photo: BinaryIO) -> Identification:
     return identification
 
 
-def identify_image(image: np.ndarray) -> Identification:
+def identify_image(image: np.ndarray, *, source: str = "photo") -> Identification:
     """Name every face of decoded RGB pixels against the tenant's enrolled
     people, with the calibrated threshold. Not audited: callers keep their own
     record (``identify_photo`` the identification log, attendance its marks).
+    ``source`` is the kind of picture (``recognition.services.SOURCE_OPTIONS``):
+    a kiosk's camera frames skip what only photos need.
     Call inside the tenant's schema."""
     started = time.perf_counter()
     face_model = current_face_model()
-    faces, embeddings = engine_for(face_model).analyze_batch([image])[0]
+    faces, embeddings = engine_for(face_model, source=source).analyze_batch([image])[0]
     threshold = current_threshold(face_model).threshold
     answers = [
         answer_face(

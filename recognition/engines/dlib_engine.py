@@ -43,11 +43,11 @@ from recognition.engines.geometry import (
     ROTATIONS,
     box_corners,
     box_from_points,
-    downscale,
     points_to_original,
     points_to_rotated,
     rotate,
     sha256_file,
+    to_side,
 )
 from recognition.engines.metrics import provider_loaded, timed_stage
 from recognition.errors import EngineUnavailable
@@ -95,6 +95,9 @@ class DlibEngine(FaceEngine):
     detector: "hog" (default, fast) or "cnn" (MMOD, more robust, ~10x slower on CPU)
     upsample: detector upsampling passes (1 finds faces down to ~40 px)
     max_detect_side: detect on a copy whose longer side is at most this (px)
+    min_detect_side: and at least this (0: small images are not enlarged); with
+        upsample=0 it sets the smallest face found to ~80/min_detect_side of the
+        image's longer side, whatever size the camera sends
     rotate_retry: retry at 90/180/270 degrees when nothing is found
     min_score: drop HOG detections scoring below this (dlib's adjust_threshold)
     jitters: dlib num_jitters for descriptors (0 = none; each one costs a ResNet pass;
@@ -112,6 +115,7 @@ class DlibEngine(FaceEngine):
         detector: str = "hog",
         upsample: int = 1,
         max_detect_side: int = 2048,
+        min_detect_side: int = 0,
         rotate_retry: bool = True,
         min_score: float = 0.0,
         jitters: int = 0,
@@ -126,6 +130,7 @@ class DlibEngine(FaceEngine):
         self.detector_kind = detector
         self.upsample = int(upsample)
         self.max_detect_side = int(max_detect_side)
+        self.min_detect_side = int(min_detect_side)
         self.rotate_retry = bool(rotate_retry)
         self.min_score = float(min_score)
         self.jitters = int(jitters)
@@ -253,7 +258,7 @@ class DlibEngine(FaceEngine):
     def _detect_rects(self, image: np.ndarray) -> list[tuple[tuple[float, ...], float]]:
         """(left, top, right, bottom) float boxes in ``image`` coords + scores."""
         _, detector, _, _ = self._models()
-        small, scale = downscale(image, self.max_detect_side)
+        small, scale = to_side(image, self.max_detect_side, self.min_detect_side)
         found: list[tuple[tuple[float, ...], float]] = []
         if self.detector_kind == "cnn":
             for det in detector(small, self.upsample):

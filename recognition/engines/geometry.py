@@ -61,14 +61,21 @@ def box_corners(box: tuple[float, float, float, float]) -> np.ndarray:
     return np.array([[left, top], [right, bottom]], dtype=np.float32)
 
 
-def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
-    """Return (image resized so its longer side is <= max_side, scale factor)."""
+def to_side(
+    image: np.ndarray, max_side: int | None, min_side: int | None = None
+) -> tuple[np.ndarray, float]:
+    """Return (image resized so its longer side lies in [min_side, max_side],
+    scale factor). Without ``min_side`` only large images change."""
     h, w = image.shape[:2]
-    if not max_side or max(h, w) <= max_side:
+    longest = max(h, w)
+    if max_side and longest > max_side:
+        scale, interpolation = max_side / float(longest), cv2.INTER_AREA
+    elif min_side and longest < min_side:
+        scale, interpolation = min_side / float(longest), cv2.INTER_LINEAR
+    else:
         return image, 1.0
-    scale = max_side / float(max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA)), scale
+    return np.ascontiguousarray(cv2.resize(image, size, interpolation=interpolation)), scale
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
