@@ -76,6 +76,12 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
+# django-tenants sends `SET search_path` before every statement unless told
+# this: a round trip per query, half of a kiosk frame's. It is safe to send it
+# once per connection and tenant: set_tenant, close, rollback and savepoint
+# rollback (which undo or replace the SET) make it send the next one
+# (tests/tenants/test_search_path.py).
+TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenants"
 
