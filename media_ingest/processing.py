@@ -21,7 +21,6 @@ from PIL import Image
 
 from recognition.engines.base import DetectedFace, FaceEngine
 from recognition.errors import RecognitionError
-from recognition.imaging import load_image
 from recognition.models import FaceModel
 from recognition.selectors import current_face_model
 from recognition.services import engine_for
@@ -35,7 +34,7 @@ from .progress import media_event
 from .services import job_file_finished
 from .signals import faces_removing, faces_stored
 from .tracking import FrameFace, build_tracks
-from .validation import MediaRejected
+from .validation import MediaRejected, decode_image
 from .video import probe_video, sample_frames
 
 logger = logging.getLogger(__name__)
@@ -112,8 +111,9 @@ class Analysis:
 
 
 def _load_photo(media: MediaFile) -> np.ndarray:
+    """The one decode of an uploaded photo (validation reads only its structure)."""
     with default_storage.open(media.file.name, "rb") as handle:
-        return load_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
+        return decode_image(handle.read(), max_pixels=ingest_setting("MAX_IMAGE_PIXELS"))
 
 
 def _thumbnail_jpeg(image: np.ndarray) -> bytes:

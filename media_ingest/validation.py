@@ -1,8 +1,11 @@
 """Decide from the real bytes what an uploaded file is, and refuse bad ones.
 
 Nothing here trusts a file name or a client-sent content type. Order matters:
-cheap checks first (size, magic number, header pixel count), the full decode
-last, so a pixel bomb or a 4 GB upload costs nothing.
+cheap checks first (size, magic number, header pixel count), then the file's
+structure walked to its end marker (truncation, hidden payloads). Nothing here
+decodes pixels: the worker decodes each photo once, and a file whose pixels
+turn out to be damaged fails there with a reason. So a pixel bomb or a 4 GB
+upload costs nothing, and an ordinary upload costs no decode on the web side.
 
 Every refusal is a :class:`MediaRejected` whose ``reason`` is a sentence a
 user can read and whose ``code`` is a stable slug for the API and the
@@ -217,17 +220,18 @@ def sniff_media(path: str | os.PathLike) -> SniffedMedia:
 
 
 def validate_image(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) -> ImageInfo:
-    """Check that ``path`` is a complete, decodable, plain image within limits.
+    """Check that ``path`` is a complete, plain image within limits, without
+    decoding its pixels.
 
     In order: empty, over ``max_bytes``, not an accepted image type (sniffed),
-    a payload hidden in or after the image (polyglot), more than
-    ``max_pixels`` according to the header (before decoding), and finally a
-    full decode of the first frame (truncated or corrupt data). Raises
-    MediaRejected; returns the stored size and the sniffed mime type.
+    cut short before the format's end marker (truncated), a payload hidden in
+    or after the image (polyglot), and more than ``max_pixels`` according to
+    the header. Raises MediaRejected; returns the stored size and the sniffed
+    mime type.
     """
     path = Path(path)
     sniffed = _check_file(path, max_bytes)
-    width, height = _open_image(path, sniffed, max_pixels, decode=True)
+    width, height = _open_image(path, sniffed, max_pixels)
     return ImageInfo(width=width, height=height, mime=sniffed.mime)
 
 
@@ -235,16 +239,24 @@ def load_validated_image(
     path: str | os.PathLike, *, max_bytes: int, max_pixels: int
 ) -> tuple[ImageInfo, np.ndarray]:
     """:func:`validate_image`, then the pixels the engines want, decoding
-    once: ``recognition.imaging.load_image`` (upright per EXIF, RGB uint8,
-    contiguous). ImageInfo keeps the stored (pre-EXIF-rotation) size."""
+    once (:func:`decode_image`). ImageInfo keeps the stored (pre-EXIF-rotation) size."""
+    path = Path(path)
+    sniffed = _check_file(path, max_bytes)
+    width, height = _open_image(path, sniffed, max_pixels)
+    return ImageInfo(width=width, height=height, mime=sniffed.mime), decode_image(
+        path, max_pixels=max_pixels
+    )
+
+
+def decode_image(source, *, max_pixels: int) -> np.ndarray:
+    """``recognition.imaging.load_image`` (upright per EXIF, RGB uint8,
+    contiguous), its refusals as MediaRejected: pixels damaged inside a file
+    whose structure is complete are found here, by the one decode."""
     from recognition.errors import ImageTooLarge, UndecodableImage
     from recognition.imaging import load_image
 
-    path = Path(path)
-    sniffed = _check_file(path, max_bytes)
-    width, height = _open_image(path, sniffed, max_pixels, decode=False)
     try:
-        array = load_image(path, max_pixels=max_pixels)
+        return load_image(source, max_pixels=max_pixels)
     except ImageTooLarge as exc:
         raise MediaRejected(
             f"The image is too large to decode safely ({exc}).", "pixel-bomb"
@@ -252,8 +264,11 @@ def load_validated_image(
     except UndecodableImage as exc:
         if "truncated" in str(exc).lower():
             raise MediaRejected(_TRUNCATED, "truncated") from exc
-        raise MediaRejected(f"The image could not be decoded: {exc}.", "undecodable") from exc
-    return ImageInfo(width=width, height=height, mime=sniffed.mime), array
+        raise MediaRejected(
+            f"The image's pixel data is damaged and could not be decoded ({exc}); "
+            "export or copy the photo again and upload the new file.",
+            "undecodable",
+        ) from exc
 
 
 _TRUNCATED = (
@@ -262,7 +277,7 @@ _TRUNCATED = (
 
 
 def _check_file(path: Path, max_bytes: int) -> SniffedMedia:
-    """Size, type and polyglot checks: everything before Pillow parses."""
+    """Size, type, structure and polyglot checks: everything before Pillow parses."""
     size = _file_size(path)
     if size == 0:
         raise MediaRejected("The file is empty (0 bytes).", "empty")
@@ -277,15 +292,13 @@ def _check_file(path: Path, max_bytes: int) -> SniffedMedia:
         )
     if sniffed is HEIC and not HEIF_SUPPORTED:  # pragma: no cover - optional dependency
         raise MediaRejected("HEIC photos are not supported on this server.", "unsupported-type")
-    _check_polyglot(path, sniffed)
+    _check_structure(path, sniffed)
     return sniffed
 
 
-def _open_image(
-    path: Path, sniffed: SniffedMedia, max_pixels: int, *, decode: bool
-) -> tuple[int, int]:
-    """Header checks with Pillow (format, pixel count), then, if ``decode``,
-    a full decode of the first frame. Returns (width, height)."""
+def _open_image(path: Path, sniffed: SniffedMedia, max_pixels: int) -> tuple[int, int]:
+    """Header checks with Pillow (format, pixel count); Pillow reads the
+    header only. Returns (width, height)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -298,8 +311,6 @@ def _open_image(
                 width, height = im.size
                 _check_pixels(width, height, max_pixels)
                 _check_density(width, height, path.stat().st_size)
-                if decode:
-                    im.load()  # ImageFile.LOAD_TRUNCATED_IMAGES stays False: truncation raises
         except MediaRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -385,12 +396,21 @@ _PAYLOAD_MAGIC = (
 _PADDING = frozenset(b"\x00\xff\r\n\t ")
 
 
-def _check_polyglot(path: Path, sniffed: SniffedMedia) -> None:
-    """Refuse images that are also something else: trailing data after the
-    format's end marker, an embedded ZIP directory, or active markup."""
+# Formats whose structure says where the image ends: one cut short is refused
+# before anything decodes it. (TIFF has no such end: its decoder tells.)
+_ENDS_KNOWN = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/heic"}
+)
+
+
+def _check_structure(path: Path, sniffed: SniffedMedia) -> None:
+    """Refuse images cut short before their end marker, and images that are
+    also something else: trailing data after the format's end marker, an
+    embedded ZIP directory, or active markup."""
     name = sniffed.mime.split("/")[1].upper()
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         end, regions = _structure(data, sniffed)
+        size = len(data)
         if regions is None:
             match = _ACTIVE_CONTENT.search(data)
         else:  # only metadata: compressed pixels could match by chance
@@ -418,6 +438,9 @@ def _check_polyglot(path: Path, sniffed: SniffedMedia) -> None:
         raise MediaRejected(
             f"The {name} image also contains a ZIP archive; such files are refused.", "polyglot"
         )
+    # Last: a broken structure means the whole file was scanned for payloads above.
+    if sniffed.mime in _ENDS_KNOWN and (end is None or end > size):
+        raise MediaRejected(_TRUNCATED, "truncated")
 
 
 def _structure(data, sniffed: SniffedMedia) -> tuple[int | None, list[tuple[int, int]] | None]:
@@ -476,7 +499,7 @@ def _jpeg_end(data, regions: list[tuple[int, int]]) -> int | None:
     Appends the marker segments (metadata, tables, comments) to ``regions``."""
     n = len(data)
     pos = 2  # after SOI
-    while pos + 4 <= n:
+    while pos + 2 <= n:  # an EOI is two bytes, and may end the file
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
@@ -488,6 +511,8 @@ def _jpeg_end(data, regions: list[tuple[int, int]]) -> int | None:
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2
             continue
+        if pos + 4 > n:
+            return None
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         regions.append((pos, pos + 2 + length))
         pos += 2 + length

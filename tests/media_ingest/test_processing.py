@@ -76,6 +76,39 @@ def _png_of(jpeg: bytes) -> bytes:
     return out.getvalue()
 
 
+def _png_with_damaged_pixels() -> bytes:
+    """A complete PNG (signature, IHDR, IDAT, IEND) whose IDAT is not zlib data:
+    only decoding the pixels can tell."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", bytes(range(256)) * 8)
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_pixels_damaged_in_a_complete_file_fail_it_in_the_worker_with_a_reason(alpha):
+    """Upload validation reads structure and headers only; the worker's one
+    decode finds the damage and says so, and the worker carries on."""
+    media_id = _accept(alpha, "damaged.png", _png_with_damaged_pixels())
+    assert _process(alpha, media_id) == "failed"
+    with schema_context(alpha.schema_name):
+        media = MediaFile.objects.get(pk=media_id)
+        assert media.status == MediaFile.Status.FAILED
+        assert media.error_code == "undecodable"
+        assert media.error.startswith("The image's pixel data is damaged")
+        assert "upload the new file" in media.error
+
+
 def test_video_faces_become_tracks_not_per_frame_duplicates(alpha):
     clip = shared_file("videos", "facerec_short_hamilton_clip.mp4").read_bytes()
     media_id = _accept(alpha, "hamilton.mp4", clip)
