@@ -246,37 +246,39 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
             storage_paths.write_atomically(
                 storage_paths.thumbnail_name(media.pk), analysis.thumbnail_jpeg
             )
-        if media.face_count:
+        if media.face_count or media.attempts > 1:  # an earlier run's faces, if any
             faces_removing.send(sender=MediaFile, media_id=media.pk)
-        media.faces.all().delete()
-        media.tracks.all().delete()
+            media.faces.all().delete()
+            media.tracks.all().delete()
         embeddings = embeddings_for_storage(
             table=FACE_TABLE,
             face_model_id=face_model.pk,
             dimension=face_model.embedding_dim,
             vectors=[item.embedding for item in found],
         )
-        for ordinal, (item, embedding) in enumerate(zip(found, embeddings, strict=True)):
-            track = None
-            if item.track is not None:
-                first, last, frames = item.track
-                track = FaceTrack.objects.create(
-                    media=media,
-                    ordinal=ordinal,
-                    first_time_s=first,
-                    last_time_s=last,
-                    frame_count=frames,
-                )
-            left, top, right, bottom = item.face.box
-            Face.objects.create(
+        # One INSERT for the tracks and one for the faces, whatever their number.
+        tracks = FaceTrack.objects.bulk_create(
+            FaceTrack(
                 media=media,
                 ordinal=ordinal,
-                track=track,
+                first_time_s=item.track[0],
+                last_time_s=item.track[1],
+                frame_count=item.track[2],
+            )
+            for ordinal, item in enumerate(found)
+            if item.track is not None
+        )
+        track_of = {track.ordinal: track for track in tracks}
+        faces = Face.objects.bulk_create(
+            Face(
+                media=media,
+                ordinal=ordinal,
+                track=track_of.get(ordinal),
                 face_model=face_model,
-                box_left=left,
-                box_top=top,
-                box_right=right,
-                box_bottom=bottom,
+                box_left=item.face.box[0],
+                box_top=item.face.box[1],
+                box_right=item.face.box[2],
+                box_bottom=item.face.box[3],
                 landmarks=np.asarray(item.face.landmarks).round(1).tolist(),
                 quality=float(item.face.quality),
                 detector_score=float(item.face.score),
@@ -286,6 +288,8 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
                 ),
                 embedding=embedding,
             )
+            for ordinal, (item, embedding) in enumerate(zip(found, embeddings, strict=True))
+        )
         media.status = MediaFile.Status.DONE
         media.status_changed_at = timezone.now()
         media.processed_at = media.status_changed_at
@@ -295,12 +299,23 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
             storage_paths.thumbnail_name(media.pk) if analysis.thumbnail_jpeg is not None else ""
         )
         media.error_code = media.error = ""
-        media.save()
+        media.save(
+            update_fields=[
+                "status",
+                "status_changed_at",
+                "processed_at",
+                "face_model",
+                "face_count",
+                "thumbnail",
+                "error_code",
+                "error",
+            ]
+        )
         job_file_finished(job_id=media.job_id, failed=False)
         metrics.file_processed("done")
         metrics.faces_stored(item.face.quality for item in found)
         media_event(media)
-        face_ids = list(media.faces.values_list("pk", flat=True))
+        face_ids = [face.pk for face in faces]
         transaction.on_commit(
             lambda: faces_stored.send(sender=MediaFile, media_id=media_id, face_ids=face_ids),
             robust=True,

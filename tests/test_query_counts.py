@@ -215,3 +215,38 @@ def test_attendance_events(alpha, api, marks):
     with assert_query_count(TOKEN_REQUEST + 3):
         response = api.get("/api/v1/attendance/events/?removed=1")
     assert response.json()["count"] == marks
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "group"])
+def test_processing_a_photo(alpha, photo):
+    """A worker's queries for one photo hold whatever its number of faces (2 or 7)."""
+    import io
+
+    from skimage import data as images
+
+    from media_ingest import services
+    from media_ingest.models import MediaFile, Source
+    from media_ingest.processing import process_media_file
+    from tests.media_ingest.conftest import jpeg_bytes, shared_path
+
+    if photo == "group":
+        data = sorted(shared_path("data", "faces", "groups").glob("*.jpg"))[0].read_bytes()
+    else:
+        data = jpeg_bytes(np.ascontiguousarray(images.astronaut()))
+    with schema_context(alpha.schema_name):
+        job = services.job_create(source=Source.API)
+        media = services.media_accept(
+            stream=io.BytesIO(data), name=f"{photo}.jpg", source=Source.API, job=job
+        ).media
+        # The attempt (savepoint, the row locked, its update, release); the tenant
+        # and its model (its choice, the default); the store (savepoint, the row
+        # locked, one INSERT for all faces (a photo has no tracks), the row, the
+        # job's count and the job, release). Face ids come back from the INSERT;
+        # the search cache's generation moves on commit, not counted here.
+        with assert_query_count(PROCESS_PHOTO):
+            assert process_media_file(media.pk) == "done"
+        faces = MediaFile.objects.get(pk=media.pk).face_count
+        assert faces == (7 if photo == "group" else 2)
+
+
+PROCESS_PHOTO = 14
