@@ -35,7 +35,7 @@ from .services import job_file_finished
 from .signals import faces_removing, faces_stored
 from .tracking import FrameFace, build_tracks
 from .validation import MediaRejected, decode_image
-from .video import probe_video, sample_frames
+from .video import sample_frames
 
 logger = logging.getLogger(__name__)
 
@@ -156,14 +156,18 @@ def _analyse_video(media: MediaFile, engine: FaceEngine) -> Analysis:
 
 
 def _analyse_video_at(media: MediaFile, engine: FaceEngine, path: str) -> Analysis:
-    timeout = ingest_setting("VIDEO_TIMEOUT_S")
-    info = probe_video(path, timeout_s=min(60, timeout))
-    MediaFile.objects.filter(pk=media.pk).update(
-        width=info.width, height=info.height, duration_s=info.duration_s
-    )
     fps = ingest_setting("VIDEO_SAMPLE_FPS")
-    expected = max(1, min(int(info.duration_s * fps) + 1, ingest_setting("VIDEO_MAX_FRAMES")))
     batch_size = ingest_setting("VIDEO_BATCH_FRAMES")
+    facts: dict = {}  # what the decoder says of the video, before its first frame
+
+    def started(info) -> None:
+        MediaFile.objects.filter(pk=media.pk).update(
+            width=info.width, height=info.height, duration_s=info.duration_s
+        )
+        facts["width"] = info.width
+        facts["expected"] = max(
+            1, min(int(info.duration_s * fps) + 1, ingest_setting("VIDEO_MAX_FRAMES"))
+        )
 
     frames_faces: list[list[FrameFace]] = []
     batch = []
@@ -173,7 +177,7 @@ def _analyse_video_at(media: MediaFile, engine: FaceEngine, path: str) -> Analys
         results = engine.analyze_batch([frame.image for frame in batch])
         for frame, (faces, embeddings) in zip(batch, results, strict=True):
             # Frames may be downscaled for decoding; boxes are kept in the video's pixels.
-            scale = info.width / frame.image.shape[1]
+            scale = facts["width"] / frame.image.shape[1]
             faces = [_scaled(face, scale) for face in faces]
             frames_faces.append(
                 [
@@ -189,6 +193,7 @@ def _analyse_video_at(media: MediaFile, engine: FaceEngine, path: str) -> Analys
                     for face, embedding in zip(faces, embeddings, strict=True)
                 ]
             )
+        expected = facts["expected"]
         media_event(
             media,
             frame=batch[-1].index + 1,
@@ -197,13 +202,15 @@ def _analyse_video_at(media: MediaFile, engine: FaceEngine, path: str) -> Analys
         )
         batch.clear()
 
+    # One decoder process probes and samples: a second one cost ~0.9 s a video.
     for frame in sample_frames(
         path,
         fps=fps,
         max_frames=ingest_setting("VIDEO_MAX_FRAMES"),
         max_side=ingest_setting("VIDEO_MAX_SIDE"),
-        timeout_s=timeout,
+        timeout_s=ingest_setting("VIDEO_TIMEOUT_S"),
         memory_limit_mb=ingest_setting("VIDEO_MEMORY_MB"),
+        on_info=started,
     ):
         metrics.VIDEO_FRAMES.inc()
         if frame.index == 0:

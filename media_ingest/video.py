@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +124,7 @@ def sample_frames(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
     max_duration_s: float | None = None,
+    on_info: Callable[[VideoInfo], None] | None = None,
 ) -> Iterator[SampledFrame]:
     """Decode ``path`` sequentially (no seeking) and yield one frame per
     ``1/fps`` seconds of video time: the first picture, then the first frame
@@ -138,6 +139,9 @@ def sample_frames(
     on the pipe). The child also gets a CPU-time limit of about the same.
     A video that would give more than ``max_frames`` samples, or lasts longer
     than ``max_duration_s``, is refused ("video-too-long") rather than cut.
+
+    ``on_info`` gets what :func:`probe_video` would say, before the first
+    frame: one decoder process does both.
 
     Raises MediaRejected (possibly after some frames were yielded: a file
     can be damaged half-way): "video-undecodable", "video-timeout",
@@ -162,6 +166,8 @@ def sample_frames(
                     child.fail_protocol("a frame had the wrong size")
                 image = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 3)
                 yield SampledFrame(index=index, time_s=time_s, image=image)
+            elif tag == b"INFO" and on_info is not None:
+                on_info(VideoInfo(**json.loads(body)))
             elif tag == b"DONE":
                 return
         child.fail_protocol("the decoder stopped without finishing")

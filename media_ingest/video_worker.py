@@ -234,7 +234,6 @@ def sample(av, out, cfg: dict) -> None:
                 f"The video lasts {info['duration_s']:.1f} s: more than {max_frames} frames "
                 f"at {fps:g} frames per second.",
             )
-        _send_json(out, b"INFO", info)
         stream = container.streams.video[0]
         stream.codec_context.thread_count = cfg["threads"]
         # Times are on the player's timeline: from the container's start (the
@@ -277,6 +276,11 @@ def sample(av, out, cfg: dict) -> None:
                 width, height = _target_size(frame.width, frame.height, cfg["max_side"])
                 rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
                 turns = _quarter_turns(frame)
+                if index == 0:  # what probe() reports, from the first picture
+                    info["rotation"] = turns * 90
+                    if turns % 2:  # the size as displayed
+                        info["width"], info["height"] = info["height"], info["width"]
+                    _send_json(out, b"INFO", info)
                 if turns:
                     rgb = np.ascontiguousarray(np.rot90(rgb, turns))
                 height, width = rgb.shape[:2]

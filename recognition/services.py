@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import zipfile
@@ -129,10 +130,12 @@ def tenant_face_model_set(*, tenant: Tenant, face_model: FaceModel) -> None:
 # (on a copy 640 px long, it finds faces from ~80 px, a person about a metre
 # from a tablet's camera, at a third of the cost) and SCRFD no 640-px canvas
 # (320 px finds faces from ~30 px, at half the cost).
+VIDEO_DETECT_THREADS = min(os.cpu_count() or 1, 4)
 SOURCE_OPTIONS = {
     "photo": {FaceModel.Engine.DLIB: {}, FaceModel.Engine.INSIGHTFACE: {}},
     "video": {
-        FaceModel.Engine.DLIB: {"rotate_retry": False},
+        # A video's frames are detected side by side (dlib releases the GIL).
+        FaceModel.Engine.DLIB: {"rotate_retry": False, "detect_threads": VIDEO_DETECT_THREADS},
         FaceModel.Engine.INSIGHTFACE: {"rotate_retry": False},
     },
     "camera": {

@@ -22,10 +22,13 @@ rotation is kept in ``DetectedFace.rotation``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import queue
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -107,6 +110,8 @@ class DlibEngine(FaceEngine):
         "onnx" falls back to "dlib", with a logged reason, when it cannot run.
     onnx_cache_dir: where the converted network is cached (default var/models/converted)
     onnx_threads: onnxruntime intra-op threads (1: workers run one process per core)
+    detect_threads: images of one analyze_batch call detected side by side (dlib
+        releases the GIL): a video's frames use the cores a lone worker leaves idle
     """
 
     def __init__(
@@ -122,6 +127,7 @@ class DlibEngine(FaceEngine):
         descriptor_backend: str = "onnx",
         onnx_cache_dir: str | os.PathLike | None = None,
         onnx_threads: int = 1,
+        detect_threads: int = 1,
     ) -> None:
         if detector not in {"hog", "cnn"}:
             raise ValueError("detector must be 'hog' or 'cnn'")
@@ -138,8 +144,11 @@ class DlibEngine(FaceEngine):
         self.descriptor_backend = descriptor_backend  # what runs, once loaded
         self.onnx_cache_dir = Path(onnx_cache_dir) if onnx_cache_dir else None
         self.onnx_threads = int(onnx_threads)
+        self.detect_threads = max(1, int(detect_threads))
+        self._detect_pool: ThreadPoolExecutor | None = None
         self._onnx = None  # DlibResnetOnnx when the onnx backend runs
         self._lock = threading.Lock()
+        self._free_detectors: queue.SimpleQueue = queue.SimpleQueue()
         self._loaded: tuple | None = None
         self._info: EngineInfo | None = None
 
@@ -169,21 +178,39 @@ class DlibEngine(FaceEngine):
                     except ImportError as exc:  # pragma: no cover
                         raise EngineUnavailable("dlib missing: pip install dlib-bin") from exc
                     paths = self._weight_paths(self.detector_kind)
-                    if self.detector_kind == "cnn":
-                        detector = dlib.cnn_face_detection_model_v1(
-                            paths["mmod_human_face_detector.dat"]
-                        )
-                    else:
-                        detector = dlib.get_frontal_face_detector()
                     predictor = dlib.shape_predictor(paths["shape_predictor_5_face_landmarks.dat"])
                     resnet = paths["dlib_face_recognition_resnet_model_v1.dat"]
                     self._onnx = self._load_onnx(resnet)
                     self.descriptor_backend = "onnx" if self._onnx else "dlib"
                     recogniser = None if self._onnx else dlib.face_recognition_model_v1(resnet)
-                    self._loaded = (dlib, detector, predictor, recogniser)
+                    self._free_detectors.put(self._new_detector(dlib))
+                    self._loaded = (dlib, None, predictor, recogniser)  # detectors: _detector()
                     # Not self.info: that hashes the weight files.
                     provider_loaded("dlib", _metric_model(self), self._provider())
         return self._loaded
+
+    def _new_detector(self, dlib):
+        if self.detector_kind == "cnn":
+            path = self._weight_paths("cnn")["mmod_human_face_detector.dat"]
+            return dlib.cnn_face_detection_model_v1(path)
+        return dlib.get_frontal_face_detector()
+
+    @contextlib.contextmanager
+    def _detector(self):
+        """A detector for this call alone: dlib's detectors keep scratch state
+        while they run, so concurrent calls (kiosk frames, a video's frames)
+        never share one. Making one costs most of a second, so they are kept
+        and reused: as many exist as calls ever ran at once. The shape
+        predictor and the ONNX session are shared."""
+        dlib = self._models()[0]
+        try:
+            detector = self._free_detectors.get_nowait()
+        except queue.Empty:
+            detector = self._new_detector(dlib)
+        try:
+            yield detector
+        finally:
+            self._free_detectors.put(detector)
 
     def _load_onnx(self, resnet_path: str):
         """The onnxruntime descriptor backend, or None (reason logged)."""
@@ -257,17 +284,19 @@ class DlibEngine(FaceEngine):
     # -- detection -----------------------------------------------------------
     def _detect_rects(self, image: np.ndarray) -> list[tuple[tuple[float, ...], float]]:
         """(left, top, right, bottom) float boxes in ``image`` coords + scores."""
-        _, detector, _, _ = self._models()
         small, scale = to_side(image, self.max_detect_side, self.min_detect_side)
         found: list[tuple[tuple[float, ...], float]] = []
         if self.detector_kind == "cnn":
-            for det in detector(small, self.upsample):
+            with self._detector() as detector:
+                detections = detector(small, self.upsample)
+            for det in detections:
                 r = det.rect
                 found.append(
                     ((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(det.confidence))
                 )
         else:
-            rects, scores, _ = detector.run(small, self.upsample, self.min_score)
+            with self._detector() as detector:
+                rects, scores, _ = detector.run(small, self.upsample, self.min_score)
             for r, s in zip(rects, scores, strict=True):
                 found.append(((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(s)))
         return [(tuple(v / scale for v in box), score) for box, score in found]
@@ -301,6 +330,16 @@ class DlibEngine(FaceEngine):
             quality=face_quality(image, box, landmarks),
             rotation=item.k * 90,
         )
+
+    def _find_all(self, images: list[np.ndarray]) -> list[tuple[list[_Found], dict]]:
+        if self.detect_threads == 1 or len(images) < 2:
+            return [self._find(image) for image in images]
+        with self._lock:
+            if self._detect_pool is None:
+                self._detect_pool = ThreadPoolExecutor(
+                    self.detect_threads, thread_name_prefix="dlib-detect"
+                )
+        return list(self._detect_pool.map(self._find, images))
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         image = check_image(image)
@@ -340,9 +379,8 @@ class DlibEngine(FaceEngine):
         dlib = self._models()[0]
         per_image: list[list[DetectedFace]] = []
         chips: list[np.ndarray] = []
-        for image in images:
-            image = check_image(image)
-            found, frames = self._find(image)
+        images = [check_image(image) for image in images]
+        for image, (found, frames) in zip(images, self._find_all(images), strict=True):
             per_image.append([self._to_face(image, item) for item in found])
             chips.extend(
                 dlib.get_face_chip(frames[item.k], item.shape, size=150, padding=0.25)
