@@ -1,6 +1,7 @@
 """Media ingestion end to end: upload API -> queue -> faces stored (issue 4).
 
-    python -m bench.ingest [--images 300] [--uploaders 4] [--workers 2] [--video-runs 3]
+    python -m bench.ingest [--engine dlib|onnx] [--images 300] [--uploaders 4] [--workers 2]
+        [--video-runs 3]
 
 Starts the real platform the way `make run` does (`manage.py run_platform`:
 embedded PostgreSQL, Daphne, a django-q2 cluster of WORKERS processes, the
@@ -336,6 +337,7 @@ def images_phase(client: Client, paths: list[Path], uploaders: int, already: int
         "images": len(paths),
         "upload_s": uploaded - first,
         "upload_mean_ms": 1000 * sum(upload_times) / len(upload_times),
+        "upload_p95_ms": 1000 * sorted(upload_times)[int(0.95 * (len(upload_times) - 1))],
         "end_to_end_s": span,
         "polled_s": seen_done - first,
         "img_s": len(paths) / span,
@@ -385,13 +387,13 @@ def video_phase(client: Client, runs: int) -> list[dict]:
 _engine = None
 
 
-def _bare_init() -> None:
+def _bare_init(pack: str | None) -> None:
     global _engine
     import numpy as np
 
     from recognition.engines.registry import build_engine
 
-    _engine = build_engine("dlib")
+    _engine = build_engine("insightface", pack) if pack else build_engine("dlib")
     _engine.analyze_batch([np.zeros((64, 64, 3), np.uint8)])  # load weights before the clock
 
 
@@ -410,10 +412,10 @@ def _ping(_: int) -> int:
     return os.getpid()
 
 
-def bare_phase(paths: list[Path], procs: int, var: Path) -> dict:
+def bare_phase(paths: list[Path], procs: int, var: Path, pack: str | None) -> dict:
     os.environ["FACET_VAR_DIR"] = str(var)  # reuse the platform's converted ResNet
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with mp.get_context("fork").Pool(procs, initializer=_bare_init) as pool:
+    with mp.get_context("fork").Pool(procs, initializer=_bare_init, initargs=(pack,)) as pool:
         pool.map(_ping, range(procs * 4), chunksize=1)
         start = time.perf_counter()
         rows = pool.map(_bare_one, [str(p) for p in paths], chunksize=1)
@@ -426,6 +428,22 @@ def bare_phase(paths: list[Path], procs: int, var: Path) -> dict:
     }
 
 
+def use_onnx_pack(plat: Platform) -> str:
+    """Import the shared pack into the platform's var dir and choose it for demo."""
+    from bench.common import make_pack_dir
+
+    pack = make_pack_dir()
+    for argv in (["import", pack, "--name", "bench-onnx"], ["use", "demo", "bench-onnx"]):
+        subprocess.run(
+            [sys.executable, "manage.py", "models", *argv],
+            cwd=ROOT,
+            env=plat.env,
+            check=True,
+            capture_output=True,
+        )
+    return pack
+
+
 # --------------------------------------------------------------------- main
 
 
@@ -435,6 +453,13 @@ def main() -> None:
     parser.add_argument("--uploaders", type=int, default=4, help="concurrent upload clients")
     parser.add_argument("--workers", type=int, default=2, help="django-q2 workers (Q_WORKERS)")
     parser.add_argument("--video-runs", type=int, default=3)
+    parser.add_argument(
+        "--engine",
+        choices=["dlib", "onnx"],
+        default="dlib",
+        help="onnx: the ../shared/models pack, imported into the bench's var dir and "
+        "chosen for the demo tenant before the warm-up",
+    )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-engine line")
     parser.add_argument("--keep-var", action="store_true", help="keep the temp var dir (logs)")
     parser.add_argument(
@@ -464,6 +489,8 @@ def main() -> None:
     print(f"var dir: {plat.var}, port {plat.port}")
     ready = plat.start()
     print(f"run_platform -> /health/ready 200: {ready:.1f} s", flush=True)
+    pack = use_onnx_pack(plat) if args.engine == "onnx" else None
+    print(f"engine: {args.engine}" + (f" (pack {pack})" if pack else ""), flush=True)
     sampler = RssSampler(plat.process.pid, plat.var / "pgdata")
     sampler.start()
     try:
@@ -482,7 +509,7 @@ def main() -> None:
         sampler.join()
         plat.stop()
 
-    bare = None if args.no_bare else bare_phase(paths, args.workers, plat.var)
+    bare = None if args.no_bare else bare_phase(paths, args.workers, plat.var, pack)
     log = plat.log.read_text(errors="replace").splitlines()
     problems = [line for line in log if "Traceback" in line or "ERROR" in line]
     if args.keep_var:
@@ -493,7 +520,7 @@ def main() -> None:
     print(f"\n## images: {img['images']} through POST /api/v1/media/")
     print(
         f"upload phase ({args.uploaders} clients): {img['upload_s']:.1f} s "
-        f"(mean {img['upload_mean_ms']:.0f} ms per request)"
+        f"(mean {img['upload_mean_ms']:.0f} ms, p95 {img['upload_p95_ms']:.0f} ms per request)"
     )
     print(
         f"first upload -> last file stored: {img['end_to_end_s']:.1f} s "
@@ -518,7 +545,8 @@ def main() -> None:
         + f"; all {sum(per_img.values()):.0f}"
     )
     if bare:
-        print(f"\n## bare engine: build_engine('dlib').analyze_batch, {args.workers} processes")
+        kind = "'insightface', pack" if pack else "'dlib'"
+        print(f"\n## bare engine: build_engine({kind}).analyze_batch, {args.workers} processes")
         print(f"{bare['img_s']:.2f} images/s ({bare['s']:.1f} s), {bare['faces']} faces")
         print(f"bare engine CPU ms per image: {bare['cpu_ms']:.0f}")
         print(f"platform / bare engine images/s: {img['img_s'] / bare['img_s']:.2f}x")
