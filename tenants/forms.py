@@ -18,6 +18,14 @@ class EmailAuthenticationForm(AuthenticationForm):
         return self.cleaned_data["username"].lower()
 
 
+# Least access first: a new member is a viewer unless someone chooses more.
+ROLE_CHOICES = [(role.value, role.value.title()) for role in reversed(Role)]
+
+
 class MemberAddForm(forms.Form):
     email = forms.EmailField(label="E-mail")
-    role = forms.ChoiceField(choices=[(role.value, role.value.title()) for role in Role])
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Role.VIEWER.value)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
