@@ -55,6 +55,16 @@ def permission_denied(request, exception=None):
     return _answer(request, 403, "permission-denied", detail, "403.html")
 
 
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: Django's own page has inline styles (refused by the
+    policy) and no shell; say what happened and what to do, in the portal."""
+    detail = (
+        "This form could not be accepted: it was open for too long, or came from another "
+        "site. Reload the page and try again."
+    )
+    return _answer(request, 403, "csrf-failed", detail, "403.html")
+
+
 def page_not_found(request, exception=None):
     return _answer(request, 404, "not-found", "There is nothing at this address.", "404.html")
 

@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("members/", views.members, name="members"),
     path("members/<int:member_id>/<slug:verb>/", views.member_action, name="member-action"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("media/<path:path>", views.protected_media, name="protected-media"),
 ]

@@ -7,6 +7,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
@@ -185,6 +186,14 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start > end or start >= size:
         return None
     return start, min(end, start + _MAX_RANGE - 1)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links: send them to the icon."""
+    response = redirect(static("favicon.svg"), permanent=True)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def public_landing(request):

@@ -38,6 +38,7 @@ class Route:
 ROUTES: dict[str, Route] = {
     "dashboard": Route(),
     "login": Route(public=True),
+    "favicon": Route(public=True),
     "logout": Route("post", public=True),
     "members": Route(),
     "member-action": Route("post", kwargs={"member_id": 1, "verb": "deactivate"}),
