@@ -329,7 +329,9 @@ def member_reactivate(*, actor, user) -> None:
 
 def member_remove(*, actor, user) -> None:
     """Delete the account. What the member did stays, without their name (the
-    records keep a null user); deactivating keeps the account instead."""
+    records keep a null user), but for the admin history entries they made,
+    which Django deletes with their author (the security log keeps them);
+    deactivating keeps everything."""
     from django.contrib.admin.models import DELETION
 
     _refuse_self(actor=actor, user=user, what="remove")
