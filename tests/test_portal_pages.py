@@ -408,6 +408,9 @@ def test_the_menu_opens_and_closes_from_the_keyboard_on_a_phone(portal, phone, t
     phone.screenshot(path=tmp_path / "phone-menu-open.png", full_page=True)
     measured = phone.evaluate(SIDEWAYS)
     assert measured["scroll"] <= measured["width"], measured
+    from axe_playwright_python.sync_playwright import Axe
+
+    assert not _serious(Axe().run(phone).response)  # the open menu too
 
     phone.keyboard.press("Escape")
     assert button.get_attribute("aria-expanded") == "false"
