@@ -6,11 +6,12 @@ IPs only (tenants.middleware.HealthCheckMiddleware)."""
 from django.contrib import admin
 from django.urls import path
 
-from tenants.views import public_landing
+from tenants.views import favicon, public_landing
 
 urlpatterns = [
     path("", public_landing, name="landing"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 handler400 = "tenants.http_errors.bad_request"

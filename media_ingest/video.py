@@ -289,9 +289,11 @@ class _Child:
                 f"The video decoder crashed on this file (killed by {what}).", "video-crashed"
             )
         raise MediaRejected(
-            "The video decoder failed on this file: it is damaged, or needs more than "
-            f"{self.memory_limit_mb} MB of memory to decode. Check that it plays, and "
-            "convert it to H.264 (MP4) at a lower resolution if it does.",
+            "The video could not be decoded. If it does not play on your computer either, "
+            "the file is damaged: upload it again from the original. If it plays, it may be "
+            f"too large to decode here (over {self.memory_limit_mb} MB of memory): convert "
+            "it to H.264 (MP4) at 1080p or lower, for example with HandBrake, and upload it "
+            "again.",
             "video-crashed",
         )
 

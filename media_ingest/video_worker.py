@@ -213,7 +213,11 @@ def _raise_if_out_of_memory(cfg: dict) -> None:
 
 
 def _memory_reason(cfg: dict) -> str:
-    return f"Decoding the video needs more than {cfg['memory_limit_mb']} MB of memory."
+    return (
+        f"Decoding this video needs more memory than a video may use here "
+        f"({cfg['memory_limit_mb']} MB). Convert it to H.264 (MP4) at 1080p or lower, "
+        "for example with HandBrake, and upload it again."
+    )
 
 
 def _no_frames():

@@ -27,6 +27,12 @@ class TenantAdminSite(admin.AdminSite):
     site_title = "Facet"
     index_title = "Your organisation's data"
 
+    @property
+    def login_form(self):
+        from .forms import EmailAdminAuthenticationForm
+
+        return EmailAdminAuthenticationForm
+
     def register(self, model_or_iterable, admin_class=None, **options):
         models = [model_or_iterable] if isinstance(model_or_iterable, type) else model_or_iterable
         for model in models:

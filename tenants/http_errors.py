@@ -8,20 +8,44 @@ portal's own templates answer, inside the portal shell.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django_tenants.utils import tenant_context
 
 logger = logging.getLogger("facet.errors")
 
 # A database that cannot take another connection right now: ask the client to
 # come back instead of failing it (load passes; a 500 says something is broken).
 BUSY_RETRY_AFTER_S = 5
+
+
+def in_the_requests_schema(handler):
+    """Render an error page in the tenant's schema, with the shell (navigation,
+    the member, Sign out).
+
+    Under ASGI, Django turns a view's exception into its error page in a fresh
+    thread (``sync_to_async(response_for_exception, thread_sensitive=False)``),
+    whose database connection is still on the public schema: the shell's
+    context processor then saw no tenant and no member, and the 403 and 404
+    pages lost the navigation and Sign out.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(request, *args, **kwargs):
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or connection.schema_name == tenant.schema_name:
+            return handler(request, *args, **kwargs)
+        with tenant_context(tenant):
+            return handler(request, *args, **kwargs)
+
+    return wrapper
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -38,6 +62,7 @@ def _answer(request, status: int, code: str, detail: str, template: str) -> Http
     return render(request, template, {"detail": detail}, status=status)
 
 
+@in_the_requests_schema
 def bad_request(request, exception=None):
     if isinstance(exception, RequestDataTooBig):
         return _answer(
@@ -50,11 +75,24 @@ def bad_request(request, exception=None):
     return _answer(request, 400, "bad-request", "The request could not be understood.", "400.html")
 
 
+@in_the_requests_schema
 def permission_denied(request, exception=None):
     detail = str(exception) if exception and str(exception) else "You may not do this."
     return _answer(request, 403, "permission-denied", detail, "403.html")
 
 
+@in_the_requests_schema
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: Django's own page has inline styles (refused by the
+    policy) and no shell; say what happened and what to do, in the portal."""
+    detail = (
+        "This form could not be accepted: it was open for too long, or came from another "
+        "site. Reload the page and try again."
+    )
+    return _answer(request, 403, "csrf-failed", detail, "403.html")
+
+
+@in_the_requests_schema
 def page_not_found(request, exception=None):
     return _answer(request, 404, "not-found", "There is nothing at this address.", "404.html")
 

@@ -40,3 +40,37 @@ def member_list() -> list[Member]:
         Member(user.pk, user.email or user.username, role_of(user), user.is_active, user.last_login)
         for user in users
     ]
+
+
+def member_get(*, member_id: int):
+    """A user of the current tenant, or None."""
+    return get_user_model().objects.filter(pk=member_id).first()
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    at: object
+    actor: str
+    member: str
+    what: str
+
+
+def member_history(*, limit: int = 20) -> list[MemberChange]:
+    """The latest member changes made in the portal (and the admin site), newest first."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    entries = (
+        LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(get_user_model()))
+        .select_related("user")
+        .order_by("-action_time", "-pk")[:limit]
+    )
+    return [
+        MemberChange(
+            entry.action_time,
+            entry.user.email or entry.user.username,
+            entry.object_repr,
+            entry.get_change_message() or entry.get_action_flag_display(),
+        )
+        for entry in entries
+    ]

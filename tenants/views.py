@@ -7,11 +7,13 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.templatetags.static import static
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
 from .access import Action, member_required
-from .forms import EmailAuthenticationForm, MemberAddForm
+from .forms import ROLE_CHOICES, EmailAuthenticationForm, MemberAddForm, MemberRoleForm
 from .portal import dashboard_counts
 from .roles import Role
 
@@ -27,28 +29,104 @@ def dashboard(request):
     return render(request, "tenants/dashboard.html", {"counts": dashboard_counts()})
 
 
-@member_required(Action.MANAGE, "Only owners and admins manage members.")
+_MANAGE_MEMBERS = "Only owners and admins manage members."
+
+
+@member_required(Action.MANAGE, _MANAGE_MEMBERS)
 def members(request):
     form = MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
         password = services.generate_password()
         try:
-            services.member_create(
-                email=form.cleaned_data["email"],
+            services.member_add(
+                actor=request.user,
+                email=email,
                 role=Role(form.cleaned_data["role"]),
                 password=password,
             )
         except services.TenantError as exc:
-            form.add_error("email", str(exc))
+            form.add_error("role" if isinstance(exc, services.MemberRefused) else "email", str(exc))
         else:
+            # Kept as safe HTML through the message storage: the password in its own
+            # element, for the copy button (static/js/portal.js).
             messages.success(
                 request,
-                f"Added {form.cleaned_data['email']}. Their password, shown once: {password}",
+                format_html(
+                    "Added {}. Their password, shown once: "
+                    '<code id="one-time-password">{}</code> '
+                    '<button type="button" class="secondary" data-copy="one-time-password">'
+                    "Copy password</button>",
+                    email,
+                    password,
+                ),
+                extra_tags="one-time-password",
             )
             return redirect("members")
     return render(
-        request, "tenants/members.html", {"members": selectors.member_list(), "form": form}
+        request,
+        "tenants/members.html",
+        {
+            "members": selectors.member_list(),
+            "form": form,
+            "roles": ROLE_CHOICES,
+            "history": selectors.member_history(),
+        },
     )
+
+
+def _member_role(request, user):
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        raise services.MemberRefused("Choose one of the roles.")
+    role = Role(form.cleaned_data["role"])
+    services.member_change_role(actor=request.user, user=user, role=role)
+    return f"{user.email or user.username} is now {role.value}."
+
+
+def _member_deactivate(request, user):
+    services.member_deactivate(actor=request.user, user=user)
+    return f"{user.email or user.username} is deactivated and signed out; they cannot sign in."
+
+
+def _member_reactivate(request, user):
+    services.member_reactivate(actor=request.user, user=user)
+    return f"{user.email or user.username} can sign in again."
+
+
+def _member_remove(request, user):
+    email = user.email or user.username
+    services.member_remove(actor=request.user, user=user)
+    return f"{email} is removed."
+
+
+MEMBER_ACTIONS = {
+    "role": _member_role,
+    "deactivate": _member_deactivate,
+    "reactivate": _member_reactivate,
+    "remove": _member_remove,
+}
+
+
+@require_POST
+@member_required(Action.MANAGE, _MANAGE_MEMBERS)
+def member_action(request, member_id: int, verb: str):
+    """Change one member: their role, deactivate, reactivate, remove. Each is audited
+    (tenants.services); the rules' refusals come back as messages on the list."""
+    handler = MEMBER_ACTIONS.get(verb)
+    if handler is None:
+        raise Http404("No such action.")
+    user = selectors.member_get(member_id=member_id)
+    if user is None:
+        messages.error(request, "That member was removed meanwhile.")
+        return redirect("members")
+    try:
+        done = handler(request, user)
+    except services.TenantError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("members")
 
 
 @require_GET
@@ -108,6 +186,14 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start > end or start >= size:
         return None
     return start, min(end, start + _MAX_RANGE - 1)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links: send them to the icon."""
+    response = redirect(static("favicon.svg"), permanent=True)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def public_landing(request):

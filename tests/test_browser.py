@@ -11,9 +11,9 @@ from django.contrib.sessions.models import Session
 from django_tenants.utils import schema_context
 
 from tenants.events import send_event
+from tests.browser_support import BROWSER_ARGS, CHROMIUM, sign_in
 from tests.conftest import ALPHA, running_web_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
@@ -24,16 +24,6 @@ def live_server_url(committed, test_subprocess_env, tmp_path):
         yield f"http://{ALPHA.host}:{port}"
     with schema_context(ALPHA.schema_name):
         Session.objects.all().delete()
-
-
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @contextlib.contextmanager
@@ -86,12 +76,7 @@ def test_sign_in_see_dashboard_and_receive_a_live_event(live_server_url, page):
     assert page.locator("[data-events-empty]").count() == 0
 
 
-def _sign_in(page, base_url, account) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("E-mail").fill(account.email)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Alpha Org").wait_for()
+_sign_in = sign_in
 
 
 PAGES = [

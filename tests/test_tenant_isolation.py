@@ -38,8 +38,10 @@ class Route:
 ROUTES: dict[str, Route] = {
     "dashboard": Route(),
     "login": Route(public=True),
+    "favicon": Route(public=True),
     "logout": Route("post", public=True),
     "members": Route(),
+    "member-action": Route("post", kwargs={"member_id": 1, "verb": "deactivate"}),
     "recognition-model": Route(),
     "media-library": Route(),
     "media-detail": Route(kwargs={"media_id": 1}),

@@ -64,7 +64,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # the portal's htmx requests read it
+CSRF_FAILURE_VIEW = "tenants.http_errors.csrf_failure"  # the portal's 403, not Django's page
+CSRF_COOKIE_HTTPONLY = False  # the portal's fetch() calls read it (X-CSRFToken)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -124,9 +124,11 @@ def test_a_child_killed_mid_stream_is_a_rejection_not_a_crash():
 
 def test_memory_limit_and_timeout_end_the_child_cleanly():
     path = video_path("fnp_video.mp4")
-    assert _refused(lambda: list(sample_frames(path, memory_limit_mb=150))).code == (
-        "video-crashed"
-    )
+    starved = _refused(lambda: list(sample_frames(path, memory_limit_mb=150)))
+    assert starved.code == "video-crashed"
+    # The reason says what to do about it, in either case it cannot tell apart.
+    assert "150 MB" in starved.reason and "upload it again" in starved.reason
+    assert "convert it to H.264 (MP4) at 1080p or lower" in starved.reason
     started = time.monotonic()
     assert _refused(lambda: list(sample_frames(path, timeout_s=0.05))).code == "video-timeout"
     assert time.monotonic() - started < 5

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from django.conf import settings
+from django_tenants.utils import schema_context
 
 
 def test_too_many_fields_to_the_api_is_json(alpha):
@@ -117,3 +119,72 @@ def test_check_deploy_with_production_settings_has_no_warnings():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "System check identified no issues" in out.stdout
+
+
+def test_the_favicon_is_served_on_tenant_and_public_hosts(alpha):
+    from django.test import Client
+
+    for client in (alpha.client(), Client(HTTP_HOST="localhost")):
+        response = client.get("/favicon.ico")
+        assert response.status_code == 301
+        icon = client.get(response["Location"])
+        assert icon.status_code == 200
+        assert icon["Content-Type"] == "image/svg+xml"
+    page = alpha.client(alpha.owner).get("/").content.decode()
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+
+
+def test_a_stale_form_is_the_portals_403_with_what_to_do(alpha):
+    from django.test import Client
+
+    client = Client(HTTP_HOST=alpha.host, enforce_csrf_checks=True)
+    with schema_context(alpha.schema_name):
+        client.force_login(alpha.user(alpha.owner))
+    response = client.post("/members/", {"email": "x@alpha.test", "role": "viewer"})
+    assert response.status_code == 403
+    assert b"Reload the page and try again." in response.content
+    assert b"Sign out" in response.content  # the shell, for a signed-in member
+    api = client.post("/api/v1/auth/logout/")
+    assert api.status_code in {401, 403}
+
+
+def test_sign_in_errors_speak_of_the_e_mail_address(alpha):
+    for path in ("/accounts/login/", "/admin/login/"):
+        response = alpha.client().post(path, {"username": alpha.viewer.email, "password": "no"})
+        html = response.content.decode()
+        assert "e-mail address and password do not match" in html, path
+        text = re.sub(r"<[^>]+>", " ", html).lower()  # what a person reads
+        assert "username" not in text and "e-mail" in text, path
+
+
+def test_make_run_answers_unknown_paths_with_the_portals_404():
+    """`make run` (config.settings.local, DEBUG off unless FACET_DEBUG=1) never shows
+    Django's technical 404, which lists every URL pattern."""
+    code = (
+        "import django; django.setup(); "
+        "from django.conf import settings; "
+        "from django.core.handlers.exception import response_for_exception; "
+        "from django.http import Http404; from django.test import RequestFactory; "
+        "request = RequestFactory().get('/no-such-page/', HTTP_HOST='localhost'); "
+        "request.urlconf = 'config.urls_tenants'; "
+        "response = response_for_exception(request, Http404('x')); "
+        "print(settings.DEBUG, response.status_code); print(response.content.decode())"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+    }
+    environment.pop("FACET_DEBUG", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert out.startswith("False 404"), out[:200]
+    assert "There is nothing at this address." in out
+    assert "URLconf" not in out and "Using the URLconf" not in out
