@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -17,6 +18,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from tenants.access import Action
 from tenants.api_views import TenantAPIView
 from tenants.errors import ServiceError
 
@@ -274,13 +276,59 @@ class MediaDetailView(TenantAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# A year: the longest max-age caches honour. ``private``: crops and thumbnails
+# are biometric data behind a sign-in, never for a shared cache.
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def immutable_jpeg(request, name: str) -> HttpResponse:
+    """A small stored JPEG (a crop, a thumbnail) whose URL names this content
+    for good, with a year's caching and an ETag of its bytes (a revalidation
+    is a 304). Raises Http404 when the file is gone."""
+    if not name or not default_storage.exists(name):
+        raise Http404("No such image.")
+    with default_storage.open(name, "rb") as handle:
+        data = handle.read()
+    etag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(data, content_type="image/jpeg")
+    response["ETag"] = etag
+    response["Cache-Control"] = IMMUTABLE
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class MediaRetryView(TenantAPIView):
+    """Process a failed file again (media_ingest.services.media_retry)."""
+
+    actions = {"POST": Action.CHANGE}
+
+    @extend_schema(request=None, responses={202: QueuedSerializer})
+    def post(self, request, media_id: int):
+        media = selectors.media_get(media_id=media_id)
+        if media is None:
+            raise Http404("No such media file.")
+        if not services.media_retry(media=media):
+            raise ServiceError("Only a failed file can be retried.", "not-failed", http_status=409)
+        return Response(
+            {"id": media.pk, "job_id": media.job_id, "status": MediaFile.Status.QUEUED},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
 class FaceImageView(TenantAPIView):
+    """A face's crop. Its URL is immutable: a face row's crop is written once,
+    with the row; processing a file again deletes its faces and makes new ones
+    (new ids, new URLs), and a deleted face's URL answers 404."""
+
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     def get(self, request, face_id: int):
-        face = selectors.face_get(face_id=face_id)
-        if face is None or not default_storage.exists(face.crop.name):
+        crop = selectors.face_crop_name(face_id=face_id)
+        if not crop:
             raise Http404("No such face.")
-        return FileResponse(default_storage.open(face.crop.name, "rb"), content_type="image/jpeg")
+        return immutable_jpeg(request, crop)
 
 
 class JobDetailView(TenantAPIView):
@@ -290,6 +338,26 @@ class JobDetailView(TenantAPIView):
         if job is None:
             raise Http404("No such job.")
         return Response(JobSerializer(job).data)
+
+
+class ActivitySerializer(serializers.Serializer):
+    kind = serializers.CharField(
+        help_text="As on the event stream: media.done, ...; upload.refused"
+    )
+    at = serializers.DateTimeField()
+    message = serializers.CharField()
+    media_id = serializers.IntegerField(allow_null=True)
+    job_id = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField()
+
+
+class ActivityView(TenantAPIView):
+    """The latest things that happened to the library, newest first: what the
+    live activity lists show before the socket has anything new."""
+
+    @extend_schema(responses=ActivitySerializer(many=True))
+    def get(self, request):
+        return Response(ActivitySerializer(selectors.recent_activity(), many=True).data)
 
 
 class StatsSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from . import metrics, storage_paths
 from .archives import iter_zip_members
@@ -241,6 +242,37 @@ def media_requeue(*, media: MediaFile) -> None:
     _queue_processing([media])
 
 
+def media_retry(*, media: MediaFile) -> bool:
+    """Process a failed file again, from the start: a person asked, so its
+    attempt counter starts over (a quarantined file gets its attempts back).
+    Its job counts it as unfinished again. The task goes through the same
+    exactly-once path as a first delivery. False: the file had not failed
+    (or is gone), and nothing is queued."""
+    with transaction.atomic():
+        locked = MediaFile.objects.select_for_update().filter(pk=media.pk).first()
+        if locked is None or locked.status != MediaFile.Status.FAILED:
+            return False
+        locked.status = MediaFile.Status.QUEUED
+        locked.status_changed_at = timezone.now()
+        locked.attempts = 0
+        locked.error_code = locked.error = ""
+        locked.save(
+            update_fields=["status", "status_changed_at", "attempts", "error_code", "error"]
+        )
+        if locked.job_id is not None:
+            IngestJob.objects.filter(pk=locked.job_id, failed_files__gt=0).update(
+                failed_files=F("failed_files") - 1
+            )
+        _queue_processing([locked])
+    media.status = locked.status
+    return True
+
+
+def media_retry_many(*, media: Iterable[MediaFile]) -> int:
+    """``media_retry`` for each file; how many were queued again."""
+    return sum(media_retry(media=item) for item in media)
+
+
 def media_delete(*, media: MediaFile) -> None:
     """Remove the file, its faces, embeddings, crops and thumbnail.
 
@@ -282,5 +314,7 @@ __all__ = [
     "media_accept_many",
     "media_delete",
     "media_requeue",
+    "media_retry",
+    "media_retry_many",
     "zip_members",
 ]

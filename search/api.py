@@ -63,6 +63,7 @@ class _SearchModelSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     dim = serializers.IntegerField()
+    match_threshold = serializers.FloatField(help_text="The model's calibrated threshold.")
 
 
 class _SearchHitSerializer(serializers.Serializer):
@@ -76,6 +77,9 @@ class _SearchHitSerializer(serializers.Serializer):
     frame_time_s = serializers.FloatField(allow_null=True)
     crop_url = serializers.CharField()
     media_url = serializers.CharField()
+    is_query_face = serializers.BooleanField(
+        help_text="This is the searched face itself (the query photo is in the library)."
+    )
 
 
 class _AppearanceSerializer(serializers.Serializer):

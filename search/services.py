@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -63,7 +64,37 @@ class SearchResult:
         return asdict(self)
 
 
+def _sha256(photo: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    photo.seek(0)
+    while chunk := photo.read(1024 * 1024):
+        digest.update(chunk)
+    photo.seek(0)
+    return digest.hexdigest()
+
+
+def _iou(a, b) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _stored_face_of(sha256: str, box) -> int | None:
+    """The library's own face for this face of the query photo, when the very
+    same file is in the library: its face whose box overlaps this one most."""
+    faces = Face.objects.filter(media__sha256=sha256).values_list(
+        "pk", "box_left", "box_top", "box_right", "box_bottom"
+    )
+    best = max(((_iou(box, row[1:]), row[0]) for row in faces), default=(0.0, None))
+    return best[1] if best[0] >= 0.5 else None
+
+
 def _query_from_photo(photo: BinaryIO, model: FaceModel, face_index: int | None):
+    sha256 = _sha256(photo)
     image = request_photo_pixels(photo)
     faces, embeddings = engine_for(model).analyze_batch([image])[0]
     if not faces:
@@ -78,20 +109,39 @@ def _query_from_photo(photo: BinaryIO, model: FaceModel, face_index: int | None)
         "source": "image",
         "face_index": chosen,
         "box": list(faces[chosen].box),
+        # The decoded photo's size (turned upright): the boxes are in its pixels.
+        "size": [int(image.shape[1]), int(image.shape[0])],
         "faces": [{"index": i, "box": list(f.box)} for i, f in enumerate(faces)],
+        # The same file is in the library: its face is this one (the page marks it).
+        "stored_face_id": _stored_face_of(sha256, faces[chosen].box),
     }
     return query_embedding(face_model_id=model.pk, vector=embeddings[chosen]), query
 
 
 def _query_from_face(face_id: int, model: FaceModel):
-    face = Face.objects.filter(pk=face_id).first()
+    face = Face.objects.filter(pk=face_id).select_related("media").first()
     if face is None:
         raise SearchError("No such face.", "not-found")
     if face.face_model_id != model.pk:
         raise SearchError(
             "This face was embedded by another model than the one in use; reprocess its file first."
         )
-    query = {"source": "face", "face_id": face.pk, "media_id": face.media_id, "box": list(face.box)}
+    media = face.media
+    photo = media.kind == MediaFile.Kind.IMAGE and media.width and media.height
+    query = {
+        "source": "face",
+        "face_id": face.pk,
+        "media_id": face.media_id,
+        "media_name": media.original_name,
+        "box": list(face.box),
+        "stored_face_id": face.pk,
+        "crop_url": reverse("api-face-image", args=[face.pk]),
+        # What the page shows as the query: the photo with the face boxed, or
+        # (a video's face) its crop.
+        "image_url": reverse("protected-media", args=[media.file.name]) if photo else None,
+        "size": [media.width, media.height] if photo else None,
+        "frame_time_s": face.frame_time_s,
+    }
     return np.asarray(face.embedding, dtype=np.float32), query
 
 
@@ -149,11 +199,17 @@ def search_faces(
         cached=cached,
         seconds=time.perf_counter() - started,
     )
+    own = query.get("stored_face_id")
     return SearchResult(
-        model={"id": model.pk, "name": model.name, "dim": model.embedding_dim},
+        model={
+            "id": model.pk,
+            "name": model.name,
+            "dim": model.embedding_dim,
+            "match_threshold": model.match_threshold,
+        },
         threshold=threshold,
         query=query,
-        results=payload["results"],
+        results=[{**hit, "is_query_face": hit["face_id"] == own} for hit in payload["results"]],
         timelines=payload["timelines"],
         cached=cached,
     )

@@ -80,6 +80,47 @@ def test_face_browser_page(alpha, model, files):
 
 
 @pytest.mark.parametrize("files", [2, 8])
+def test_library_page(alpha, model, files):
+    with schema_context(alpha.schema_name):
+        _catalogue(model, files, 2)
+    client = alpha.client(alpha.owner)
+    # Tenant, session, user, role; count, the page of files (thumbnail URLs need none).
+    with assert_query_count(6):
+        response = client.get("/library/")
+    assert response.status_code == 200
+
+
+def test_face_crop(alpha, api, model):
+    with schema_context(alpha.schema_name):
+        [media] = _catalogue(model, 1, 1)
+        face = media.faces.get()
+    with assert_query_count(TOKEN_REQUEST + 1):  # the crop's name
+        response = api.get(f"/api/v1/faces/{face.pk}/image")
+    assert response.status_code == 404  # the factory's crop is not on disk
+
+
+@pytest.mark.parametrize("files", [2, 8])
+def test_recent_activity(alpha, api, model, files):
+    with schema_context(alpha.schema_name):
+        _catalogue(model, files, 1)
+    with assert_query_count(TOKEN_REQUEST + 2):  # latest files, jobs with refusals
+        response = api.get("/api/v1/activity/")
+    assert len(response.json()) == files
+
+
+@pytest.mark.parametrize("tracks", [2, 9])
+def test_video_page_with_its_lanes(alpha, model, tracks):
+    with schema_context(alpha.schema_name):
+        [media] = _catalogue(model, 1, tracks)
+    client = alpha.client(alpha.owner)
+    # Tenant, session, user, role; the file, its faces, its tracks + best faces;
+    # the names (people); the best faces' embeddings for the lanes.
+    with assert_query_count(10):
+        response = client.get(f"/library/{media.pk}/")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("files", [2, 8])
 def test_search_by_stored_face(alpha, api, model, files):
     with schema_context(alpha.schema_name):
         media = _catalogue(model, files, 3)

@@ -46,11 +46,17 @@ ROUTES: dict[str, Route] = {
     "media-library": Route(),
     "media-detail": Route(kwargs={"media_id": 1}),
     "media-delete": Route("post", kwargs={"media_id": 1}),
+    "media-retry": Route("post", kwargs={"media_id": 1}),
+    "media-bulk": Route("post"),
+    "media-tile": Route(kwargs={"media_id": 1}),
+    "media-thumbnail": Route(kwargs={"media_id": 1, "version": "0"}),
     "media-upload": Route(),
     "face-browser": Route(),
     "api-media-list": Route(),
     "api-media-batch": Route("post"),
     "api-media-detail": Route(kwargs={"media_id": 1}),
+    "api-media-retry": Route("post", kwargs={"media_id": 1}),
+    "api-activity": Route(),
     "api-face-image": Route(kwargs={"face_id": 1}),
     "api-job-detail": Route(kwargs={"job_id": 1}),
     "api-stats": Route(),
@@ -262,6 +268,7 @@ def _beta_media_with_a_face(name: str = BETA_MEDIA_NAME) -> None:
         sha256=name.ljust(64, "0")[:64],
         size_bytes=17,
         face_count=1,
+        thumbnail=BETA_MEDIA,
     )
     factories.face(
         id=1,
@@ -351,6 +358,8 @@ def test_the_kiosk_key_works_on_its_own_kiosk_routes(beta, beta_secrets, kiosk_k
         "protected-media",
         "media-library",
         "media-detail",
+        "media-tile",
+        "api-activity",
         "api-media-list",
         "api-media-detail",
         "api-face-image",
@@ -379,6 +388,18 @@ def test_the_canary_can_see_beta_data_when_signed_in_to_beta(name, beta, beta_se
     assert response.status_code == 200
     body = b"".join(response.streaming_content) if response.streaming else response.content
     assert any(secret in body for secret in beta_secrets)
+
+
+def test_the_canary_sees_betas_thumbnail_when_signed_in_to_beta(beta, beta_secrets):
+    """Control for media-thumbnail, whose URL carries the thumbnail's version."""
+    from media_ingest.models import MediaFile
+    from media_ingest.views import thumbnail_url
+
+    with schema_context(beta.schema_name):
+        url = thumbnail_url(MediaFile.objects.get(pk=1))
+    response = beta.client(beta.owner).get(url)
+    assert response.status_code == 200 and response.content == BETA_MEDIA_BYTES
+    assert "immutable" in response["Cache-Control"]
 
 
 def _admin_paths():

@@ -1,6 +1,8 @@
 // Live tenant events over /ws/events/: reconnects with back-off and renders
 // each event into [data-events-list]. Pages that show progress listen for the
-// "facet:event" DOM event this module dispatches.
+// "facet:event" DOM event this module dispatches. A list with
+// data-events-recent="<url>" first shows what happened before the page was
+// loaded (the library's latest file states), so a reload loses nothing.
 const list = document.querySelector("[data-events-list]");
 const status = document.querySelector("[data-events-status]");
 const MAX_ITEMS = 50;
@@ -13,17 +15,36 @@ function describe(event) {
   return `${kind}: ${JSON.stringify(rest)}`;
 }
 
-function render(event) {
+function render(event, { at = new Date(), earlier = false } = {}) {
   if (!list) return;
   list.querySelector("[data-events-empty]")?.remove();
   const item = document.createElement("li");
   item.dataset.kind = event.kind;
+  if (event.status) item.dataset.status = event.status;
   const time = document.createElement("time");
-  time.dateTime = new Date().toISOString();
-  time.textContent = new Date().toLocaleTimeString();
+  time.dateTime = at.toISOString();
+  const today = at.toDateString() === new Date().toDateString();
+  time.textContent = today ? at.toLocaleTimeString() : at.toLocaleString();
   item.append(time, " ", describe(event));
-  list.prepend(item);
+  if (event.media_id) {
+    const link = document.createElement("a");
+    link.href = `/library/${event.media_id}/`;
+    link.textContent = "view";
+    link.setAttribute("aria-label", `view ${event.name ?? "the file"}`);
+    item.append(" · ", link);
+  }
+  if (earlier) list.append(item);
+  else list.prepend(item);
   while (list.children.length > MAX_ITEMS) list.lastElementChild.remove();
+}
+
+async function loadRecent() {
+  const url = list?.dataset.eventsRecent;
+  if (!url) return;
+  const response = await fetch(url, { credentials: "same-origin" }).catch(() => null);
+  if (!response?.ok) return;
+  const items = await response.json();
+  for (const event of items) render(event, { at: new Date(event.at), earlier: true });
 }
 
 function setStatus(text, state) {
@@ -57,4 +78,4 @@ function connect() {
   });
 }
 
-connect();
+loadRecent().finally(connect);

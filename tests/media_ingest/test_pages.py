@@ -6,6 +6,7 @@ from django_tenants.utils import schema_context
 
 from media_ingest import services
 from media_ingest.models import MediaFile, Source
+from media_ingest.views import thumbnail_url
 from tenants.tasks import run_tenant_task
 
 from .conftest import shared_file
@@ -32,8 +33,12 @@ def test_library_grid_filters_and_media_page_with_boxes_and_crops(alpha, astrona
     client = alpha.client(alpha.viewer)
     grid = client.get("/library/").content.decode()
     assert "astronaut.jpg" in grid and "badge-done" in grid and " face" in grid
-    assert f"/media/thumbs/{media.pk}.jpg" in grid  # a small thumbnail, not the original
-    thumb = client.get(f"/media/thumbs/{media.pk}.jpg")
+    # A small thumbnail, not the original, at a URL that names its version.
+    assert f"/library/{media.pk}/thumbnail/" in grid
+    with schema_context(alpha.schema_name):
+        url = thumbnail_url(MediaFile.objects.get(pk=media.pk))
+    assert url in grid
+    thumb = client.get(url)
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
     assert "astronaut.jpg" not in client.get("/library/?kind=video").content.decode()
     detail = client.get(f"/library/{media.pk}/").content.decode()

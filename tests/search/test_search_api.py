@@ -170,3 +170,20 @@ def test_search_page_and_find_this_person_link(alpha, library):
     assert b"/search/?face_id=" in client.get("/faces/").content
     with schema_context(alpha.schema_name):
         assert MediaFile.objects.count() == len(library)
+
+
+def test_the_query_photos_own_stored_face_is_marked(alpha, library):
+    """The photo searched with is in the library: its face is the top hit, marked."""
+    client = _client(alpha, alpha.viewer)
+    body = _search(client, {"image": _photo(PERSON, 1), "threshold": -1, "top_k": 10}).json()
+    own = [hit for hit in body["results"] if hit["is_query_face"]]
+    assert [hit["media_id"] for hit in own] == [library[f"{PERSON}_1"]]
+    assert body["query"]["stored_face_id"] == own[0]["face_id"]
+    assert body["query"]["size"] == [250, 250]  # the boxes' frame, for the page to draw
+    assert body["model"]["match_threshold"] == pytest.approx(0.91)
+    other = _search(client, {"image": _photo(PERSON, 4), "threshold": -1}).json()
+    assert other["query"]["stored_face_id"] is None
+    assert not any(hit["is_query_face"] for hit in other["results"])
+    by_face = _search(client, {"face_id": own[0]["face_id"], "threshold": -1}).json()
+    assert [h["face_id"] for h in by_face["results"] if h["is_query_face"]] == [own[0]["face_id"]]
+    assert by_face["query"]["image_url"].startswith("/media/originals/")
