@@ -30,7 +30,7 @@ function take(file) {
 }
 input.addEventListener("change", () => input.files[0] && take(input.files[0]));
 input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter") { event.preventDefault(); input.showPicker?.() ?? input.click(); }
+  if (event.key === "Enter") { event.preventDefault(); if (input.showPicker) input.showPicker(); else input.click(); }
 });
 zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
 zone.addEventListener("dragleave", () => zone.classList.remove("over"));
@@ -207,17 +207,28 @@ function drawTimelines(floor) {
     if (!appearances.length) continue;
     const heading = el("h3", "", `${timeline.media_name}: when this face appears`);
     const bar = el("div", "timeline search-timeline");
-    const lane = el("div", "lane");
-    bar.append(lane);
     const duration = timeline.duration_s || Math.max(...timeline.appearances.map((a) => a.end_s)) || 1;
-    for (const appearance of appearances) {
+    // Greedy lanes: an appearance takes the first lane free at its start (with a
+    // gap for the bars' minimum width), so overlapping ones never hide each other.
+    const laneEnds = [];
+    const lanes = [];
+    const gap = 0.04 * duration;
+    for (const appearance of [...appearances].sort((a, b) => a.start_s - b.start_s)) {
+      let index = laneEnds.findIndex((end) => end + gap <= appearance.start_s);
+      if (index === -1) {
+        index = laneEnds.length;
+        laneEnds.push(0);
+        lanes.push(el("div", "lane"));
+        bar.append(lanes[index]);
+      }
+      laneEnds[index] = Math.max(appearance.end_s, appearance.start_s + gap);
       const link = el("a", "track");
       link.href = `/library/${timeline.media_id}/?t=${appearance.start_s}`;
       link.style.setProperty("--start", `${(100 * appearance.start_s) / duration}%`);
       link.style.setProperty("--length", `${(100 * (appearance.end_s - appearance.start_s)) / duration}%`);
       link.title = `${seconds(appearance.start_s)}–${seconds(appearance.end_s)}, similarity ${appearance.similarity.toFixed(2)}`;
       link.append(el("span", "track-label", `${seconds(appearance.start_s)}–${seconds(appearance.end_s)}`));
-      lane.append(link);
+      lanes[index].append(link);
     }
     timelines.append(heading, bar);
   }

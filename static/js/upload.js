@@ -197,7 +197,7 @@ input.addEventListener("change", () => { take(input.files); input.value = ""; })
 // The picker is a real, focusable file input (in the Tab order, drawn as the
 // "choose files" link): Enter opens it as Space does.
 input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter") { event.preventDefault(); input.showPicker?.() ?? input.click(); }
+  if (event.key === "Enter") { event.preventDefault(); if (input.showPicker) input.showPicker(); else input.click(); }
 });
 zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
 zone.addEventListener("dragleave", () => zone.classList.remove("over"));
