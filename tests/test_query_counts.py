@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 from knox.models import AuthToken
 
 from media_ingest.models import FaceTrack
+from search import cache as search_cache
 from tests import factories
 from tests.querycount import assert_query_count
 
@@ -125,6 +126,7 @@ def test_search_by_stored_face(alpha, api, model, files):
     with schema_context(alpha.schema_name):
         media = _catalogue(model, files, 3)
         face_id = media[0].faces.first().pk
+        search_cache.faces_changed()  # the generation exists once any file is stored
     # The throttle's count in the cache (read, cull count, savepoint, read, write,
     # release); the tenant's model (its choice, the default); the query face; the
     # cache generation and result; the plan estimate; the search (savepoint,

@@ -57,7 +57,7 @@ def test_photo_upload_is_queued_processed_and_browsable(
     assert 0 < face["quality"] <= 1
     crop = operator.get(face["image_url"])
     assert crop.status_code == 200 and crop["Content-Type"] == "image/jpeg"
-    assert b"".join(crop.streaming_content)[:3] == b"\xff\xd8\xff"
+    assert crop.content[:3] == b"\xff\xd8\xff"
 
     job = operator.get(f"/api/v1/jobs/{body['job_id']}/").json()
     assert job["status"] == "done" and job["done_files"] == 1 and job["total_files"] == 1
