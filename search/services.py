@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from media_ingest.models import Face, FaceTrack, MediaFile
 from media_ingest.query_photos import request_photo_pixels
+from media_ingest.tracking import iou
 from recognition.models import FaceModel
 from recognition.selectors import current_face_model
 from recognition.services import engine_for
@@ -73,23 +74,13 @@ def _sha256(photo: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _iou(a, b) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _stored_face_of(sha256: str, box) -> int | None:
     """The library's own face for this face of the query photo, when the very
     same file is in the library: its face whose box overlaps this one most."""
     faces = Face.objects.filter(media__sha256=sha256).values_list(
         "pk", "box_left", "box_top", "box_right", "box_bottom"
     )
-    best = max(((_iou(box, row[1:]), row[0]) for row in faces), default=(0.0, None))
+    best = max(((iou(box, row[1:]), row[0]) for row in faces), default=(0.0, None))
     return best[1] if best[0] >= 0.5 else None
 
 
