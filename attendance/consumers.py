@@ -21,12 +21,10 @@ import functools
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from recognition.conf import recognition_setting
@@ -37,7 +35,7 @@ from tenants.events import credential_group
 from .conf import attendance_setting
 from .keys import AUTH_PREFIX
 from .selectors import kiosk_for_key, kiosk_live
-from .throttles import KioskRateThrottle
+from .throttles import count_frame
 
 
 def _header(scope, name: bytes) -> str:
@@ -177,20 +175,18 @@ class KioskConsumer(AsyncJsonWebsocketConsumer):
         from .services import frame_process
 
         with tenant_context(self.scope["tenant"]):
-            # Read again for each frame: the key may have been revoked since the
-            # socket opened, the kiosk's groups or cooldown changed.
-            kiosk = kiosk_live(self.kiosk.pk, self.kiosk.key_digest)
-            if kiosk is None:
+            # Read again for each frame (with its count against the allowance):
+            # the key may have been revoked since the socket opened, the
+            # kiosk's groups or cooldown changed.
+            allowance = count_frame(self.kiosk.pk, self.kiosk.key_digest)
+            if allowance.kiosk is None:
                 raise ServiceError("This kiosk key was revoked.", "invalid-key", http_status=401)
-            # The frame API's allowance, per kiosk: however many sockets it opens.
-            throttle = KioskRateThrottle()
-            if not throttle.allow_request(SimpleNamespace(auth=SimpleNamespace(kiosk=kiosk)), None):
+            if not allowance.allowed:
                 raise ServiceError(
-                    f"Too many frames: try again in {int(throttle.wait() or 0) + 1} s.",
+                    f"Too many frames: try again in {int(allowance.retry_after_s) + 1} s.",
                     "throttled",
                     http_status=429,
                 )
-            with transaction.atomic():
-                frame = io.BytesIO(data)
-                frame.name = "frame.jpg"
-                return describe_frame(frame_process(kiosk=kiosk, frame=frame))
+            frame = io.BytesIO(data)
+            frame.name = "frame.jpg"
+            return describe_frame(frame_process(kiosk=allowance.kiosk, frame=frame))

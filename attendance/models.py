@@ -103,6 +103,9 @@ class Kiosk(models.Model):
     key_issued_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The frame allowance's current window (attendance.throttles.count_frame).
+    frames_window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    frames_in_window = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",

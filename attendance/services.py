@@ -2,22 +2,21 @@
 frames, corrections. Call inside the tenant's schema.
 
 Marks are exactly once per person, kiosk scope and cooldown window by the
-database (``Mark``'s exclusion constraint), not only by the check made first:
-two kiosks or two web processes racing on one person write one mark, and the
-loser answers ``cooldown``.
+database (``Mark``'s exclusion constraint, the arbiter of the mark's INSERT),
+not only by the check made first: two kiosks or two web processes racing on
+one person write one mark, and the loser answers ``cooldown``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -259,51 +258,70 @@ def mark_record(
     """("marked", the new mark, its time) or ("cooldown", None, the time of the
     mark that holds the window).
 
-    Marks of one person and scope are taken one at a time (a transaction-level
-    advisory lock): two kiosks inserting conflicting marks at once would each
-    wait on the other's exclusion-constraint check, and PostgreSQL breaks that
-    deadlock with an error. The constraint still stands behind the lock."""
-    with transaction.atomic():
-        _lock_marks_of(person_id, scope)
-        held = (
-            Mark.objects.filter(
-                person_id=person_id,
-                scope=scope,
-                removed_at__isnull=True,
-                at__lte=at,
-                cooldown_until__gt=at,
-            )
-            .values_list("at", flat=True)
-            .first()
-        )
-        if held is not None:
-            return "cooldown", None, held
-        mark = Mark(
+    A person in front of a kiosk is in cooldown for every frame after the
+    first, so the window is looked up first (one query). Otherwise the mark
+    goes in with ``ON CONFLICT DO NOTHING`` against the exclusion constraint:
+    of two kiosks or web processes inserting at once, PostgreSQL makes one
+    wait for the other and the loser inserts nothing (a plain INSERT would
+    deadlock there: each waits on the other's constraint check)."""
+    held = _window_held(person_id, scope, at)
+    if held is not None:
+        return "cooldown", None, held
+    mark = Mark(
+        person_id=person_id,
+        kiosk=kiosk,
+        scope=scope,
+        at=at,
+        cooldown_until=at + dt.timedelta(minutes=kiosk.cooldown_minutes),
+        similarity=similarity,
+        crop=crop() if crop is not None else "",
+    )
+    mark.pk = _insert_unless_held(mark)
+    if mark.pk is None:
+        if mark.crop:
+            default_storage.delete(mark.crop.name)
+        return "cooldown", None, _window_held(person_id, scope, at) or at
+    return "marked", mark, at
+
+
+def _window_held(person_id: int, scope: str, at: dt.datetime) -> dt.datetime | None:
+    return (
+        Mark.objects.filter(
             person_id=person_id,
-            kiosk=kiosk,
             scope=scope,
-            at=at,
-            cooldown_until=at + dt.timedelta(minutes=kiosk.cooldown_minutes),
-            similarity=similarity,
+            removed_at__isnull=True,
+            at__lte=at,
+            cooldown_until__gt=at,
         )
-        try:
-            with transaction.atomic():
-                if crop is not None:
-                    mark.crop = crop()
-                mark.save()
-        except IntegrityError:
-            # Marked in the same window by a path that did not take the lock.
-            if mark.crop:
-                default_storage.delete(mark.crop.name)
-            return "cooldown", None, at
-        return "marked", mark, at
+        .values_list("at", flat=True)
+        .first()
+    )
 
 
-def _lock_marks_of(person_id: int, scope: str) -> None:
-    """Advisory locks are database-wide: the key carries the schema."""
-    key = zlib.crc32(f"{connection.schema_name}:attendance.mark:{person_id}:{scope}".encode())
+_MARK_COLUMNS = (
+    "person_id",
+    "kiosk_id",
+    "source",
+    "scope",
+    "at",
+    "cooldown_until",
+    "similarity",
+    "crop",
+)
+
+
+def _insert_unless_held(mark: Mark) -> int | None:
+    """The new mark's id, or None when a live mark already holds the window."""
+    values = [getattr(mark, column) for column in _MARK_COLUMNS]
+    values[_MARK_COLUMNS.index("crop")] = mark.crop.name or ""
+    sql = (
+        f"INSERT INTO {Mark._meta.db_table} ({', '.join(_MARK_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(_MARK_COLUMNS))}) ON CONFLICT DO NOTHING RETURNING id"
+    )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def frame_process(*, kiosk: Kiosk, frame: BinaryIO, now: dt.datetime | None = None) -> FrameResult:
@@ -321,6 +339,16 @@ def frame_process(*, kiosk: Kiosk, frame: BinaryIO, now: dt.datetime | None = No
             "kiosk-closed",
         )
     image = request_photo_pixels(frame)
+    # One transaction for the frame's reads and writes: the nearest-face
+    # search's settings need one anyway, and separate ones cost a BEGIN and a
+    # COMMIT each.
+    with transaction.atomic():
+        result = _identify_and_mark(kiosk, image, now)
+    metrics.frame_answered(result)
+    return result
+
+
+def _identify_and_mark(kiosk: Kiosk, image, now: dt.datetime) -> FrameResult:
     identification = identify_image(image, source="camera")
     tenant_settings = attendance_settings()
     result = FrameResult(elapsed_ms=identification.elapsed_ms)
@@ -375,8 +403,6 @@ def frame_process(*, kiosk: Kiosk, frame: BinaryIO, now: dt.datetime | None = No
             )
             if mark is not None:
                 _publish_mark(mark, names.get(answer.person_id, ""), kiosk.name)
-    Kiosk.objects.filter(pk=kiosk.pk).update(last_seen_at=now)
-    metrics.frame_answered(result)
     return result
 
 

@@ -41,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import FACES, make_pack_dir
+from bench.common import FACES, WebProcesses, make_pack_dir
 from bench.identify import _django, _fill_gallery, _percentile
 from bench.load import multipart
 
@@ -267,7 +267,7 @@ def _run(engine, transport, platform, keys, people, args, web) -> float:
     stranger = _frame(_photo(STRANGER, 1))
     frames = [[_frame(a), _frame(b), _frame(a), stranger] for a, b in people.values()]
     results = [None] * len(kiosks)
-    cpu_before = sum(web.cpu_times()[:2])
+    cpu_before = web.cpu_seconds()
     start = time.monotonic() + 1.0
     threads = [
         threading.Thread(
@@ -279,7 +279,7 @@ def _run(engine, transport, platform, keys, people, args, web) -> float:
         thread.start()
     for thread in threads:
         thread.join()
-    cpu = sum(web.cpu_times()[:2]) - cpu_before
+    cpu = web.cpu_seconds() - cpu_before
     for kiosk in kiosks:
         kiosk.close()
     latencies = [t for r in results for t in r["latencies"]]
@@ -318,8 +318,6 @@ def _peer(people: dict[str, tuple[Path, Path]], known: int, frames: int) -> list
 
 
 def main() -> None:
-    import psutil
-
     from bench.ingest import Client, Platform
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -337,11 +335,8 @@ def main() -> None:
         creds = platform.credentials()
         client = Client(platform.port, "demo.localhost")
         client.login(creds["email"], creds["password"])
-        web = next(
-            p
-            for p in psutil.Process(platform.process.pid).children()
-            if "config.web_server" in " ".join(p.cmdline())
-        )
+        web = WebProcesses(platform.process.pid)
+        print(f"web server processes: {len(web.processes)}", flush=True)
         keys = []
         for i in range(args.kiosks):
             status, kiosk = client.json(

@@ -134,3 +134,25 @@ def analyse_paths(paths: list[str]) -> list[dict]:
 
 def chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class WebProcesses:
+    """The platform's web server processes (FACET_WEB_PROCESSES of them, on one
+    socket), with their CPU and memory summed."""
+
+    def __init__(self, root_pid: int):
+        import psutil
+
+        self.processes = [
+            p
+            for p in psutil.Process(root_pid).children()
+            if "config.web_server" in " ".join(p.cmdline())
+        ]
+        if not self.processes:
+            raise RuntimeError("run_platform started no web server")
+
+    def cpu_seconds(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self.processes)
+
+    def rss(self) -> int:
+        return sum(p.memory_info().rss for p in self.processes)

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import FACES, make_pack_dir
+from bench.common import FACES, WebProcesses, make_pack_dir
 from bench.load import multipart
 
 TARGETS = (0.01, 0.001)
@@ -246,11 +246,7 @@ def latency(engines: list[str], queries: int) -> None:
         creds = platform.credentials()
         client = Client(platform.port, "demo.localhost")
         client.login(creds["email"], creds["password"])
-        web = next(
-            p
-            for p in psutil.Process(platform.process.pid).children()
-            if "config.web_server" in " ".join(p.cmdline())
-        )
+        web = WebProcesses(platform.process.pid)
         for engine in engines:
             if engine == "onnx":
                 pack = make_pack_dir()
@@ -308,7 +304,7 @@ def latency(engines: list[str], queries: int) -> None:
                 if "qcluster" in " ".join(p.cmdline())
             ]
             print(
-                f"{engine} RSS: web {web.memory_info().rss / 2**20:.0f} MiB (engine loaded), "
+                f"{engine} RSS: web {web.rss() / 2**20:.0f} MiB (engine loaded), "
                 f"worker cluster {sum(p.memory_info().rss for p in workers) / 2**20:.0f} MiB",
                 flush=True,
             )

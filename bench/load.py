@@ -43,8 +43,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
-
+from bench.common import WebProcesses
 from bench.ingest import FACES, Client, Platform, pick_images
 
 SEED_PHOTOS = 12
@@ -256,17 +255,13 @@ def mixed_load(platform, client, portal, args, photos, face_ids) -> Recorder:
 
 
 def read_routes(platform, token: str, host: str, clients: int, seconds: float) -> None:
-    web = next(
-        p
-        for p in psutil.Process(platform.process.pid).children()
-        if "config.web_server" in " ".join(p.cmdline())
-    )
+    web = WebProcesses(platform.process.pid)
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     routes = ("/api/v1/media/", "/api/v1/me/")
-    cpu_before = sum(web.cpu_times()[:2])
+    cpu_before = web.cpu_seconds()
 
     def client() -> None:
         nonlocal failures
@@ -300,7 +295,7 @@ def read_routes(platform, token: str, host: str, clients: int, seconds: float) -
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    cpu = sum(web.cpu_times()[:2]) - cpu_before
+    cpu = web.cpu_seconds() - cpu_before
     latencies.sort()
     print(
         f"read routes: {len(latencies) / elapsed:.0f} requests/s sustained ({clients} clients, "

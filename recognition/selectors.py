@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from tenants.models import Tenant
 
@@ -25,18 +25,22 @@ def face_model_get(*, reference: str) -> FaceModel | None:
 
 
 def active_face_model(*, tenant: Tenant) -> FaceModel:
-    """The model that embeds and searches this tenant's faces: its choice (one
-    query, none after ``select_related("face_model_choice__face_model")``), or
-    the platform's default."""
+    """The model that embeds and searches this tenant's faces: its choice, or
+    the platform's default (one query; none after
+    ``select_related("face_model_choice__face_model")``)."""
     if Tenant.face_model_choice.is_cached(tenant):
         choice = getattr(tenant, "face_model_choice", None)
+        if choice is not None:
+            return choice.face_model
+        model = FaceModel.objects.filter(is_default=True).first()
     else:
-        choice = (
-            TenantFaceModel.objects.select_related("face_model").filter(tenant_id=tenant.pk).first()
+        chosen = TenantFaceModel.objects.filter(tenant_id=tenant.pk, face_model_id=OuterRef("pk"))
+        model = (
+            FaceModel.objects.annotate(chosen=Exists(chosen))
+            .filter(Q(chosen=True) | Q(is_default=True))
+            .order_by("-chosen")
+            .first()
         )
-    if choice is not None:
-        return choice.face_model
-    model = FaceModel.objects.filter(is_default=True).first()
     if model is None:
         raise FaceModel.DoesNotExist(
             "No default face model is registered: run `manage.py models list` "

@@ -128,11 +128,11 @@ def test_search_by_stored_face(alpha, api, model, files):
         face_id = media[0].faces.first().pk
         search_cache.faces_changed()  # the generation exists once any file is stored
     # The throttle's count in the cache (read, cull count, savepoint, read, write,
-    # release); the tenant's model (its choice, the default); the query face; the
-    # cache generation and result; the plan estimate; the search (savepoint,
-    # SET LOCAL, the query, RESET inside this test's transaction, release); the
+    # release); the tenant's model (its choice or the default, one query); the
+    # query face; the cache generation and result; the plan estimate; the
+    # search (SET LOCAL, the query, RESET inside this test's transaction); the
     # hits' rows; the cache write (5, as the throttle's); the audit row.
-    with assert_query_count(TOKEN_REQUEST + 24):
+    with assert_query_count(TOKEN_REQUEST + 21):
         response = api.post(
             "/api/v1/search/",
             {"face_id": face_id, "threshold": -1},
@@ -192,9 +192,9 @@ def test_cluster_list(alpha, api, model, clusters):
             )
             for item in media[n * 3 : n * 3 + 3]:
                 ClusterFace.objects.create(face=item.faces.first(), cluster=cluster)
-    # The tenant's model (its choice, the default); count; the page; its members
-    # with their files; the suggested people.
-    with assert_query_count(TOKEN_REQUEST + 6):
+    # The tenant's model (its choice or the default); count; the page; its
+    # members with their files; the suggested people.
+    with assert_query_count(TOKEN_REQUEST + 5):
         response = api.get("/api/v1/clusters/")
     body = response.json()
     assert body["count"] == clusters and all(len(c["face_ids"]) == 3 for c in body["results"])
@@ -214,24 +214,21 @@ def test_attendance_frame(alpha, api, people, settings):
         assert enrol(api, person["id"], photo(name, 1)).status_code == 201
     _, key = make_kiosk(alpha)
     kiosk = kiosk_client(alpha, key)
-    # Tenant by host; the kiosk by its key's digest; the throttle's count in the
-    # cache (read, cull count, savepoint, read, write, release); the tenant's
-    # model (its choice, the default); the threshold; the plan estimate; the
-    # nearest enrolled faces (savepoint, SET LOCAL, query, RESET, release);
+    # Tenant by host; the kiosk by its key's digest; the frame counted against
+    # its allowance with its last-seen time (one UPDATE); the frame's savepoint
+    # (its transaction, inside this test's); the tenant's model; the threshold;
+    # the plan estimate; the nearest enrolled faces (SET LOCAL, query, RESET);
     # faces rejected for a face like it; the tenant's attendance settings; the
-    # kiosk's groups; the names; the mark's savepoint (a transaction outside
-    # this test's), the person's mark lock, the check, savepoint, insert,
-    # release, release;
-    # the kiosk's last-seen time.
+    # kiosk's groups; the names; the window's check, the mark's INSERT; release.
     with assert_query_count(FRAME_MARKED):
         marked = post_frame(kiosk, photo(ALICE, 2))
     assert [m["status"] for m in marked.json()["marks"]] == ["marked"]
-    with assert_query_count(FRAME_MARKED - 3):  # no savepoint, insert, release
+    with assert_query_count(FRAME_MARKED - 1):  # the window is held: no INSERT
         again = post_frame(kiosk, photo(ALICE, 3))
     assert [m["status"] for m in again.json()["marks"]] == ["cooldown"]
 
 
-FRAME_MARKED = 29
+FRAME_MARKED = 17
 
 
 @pytest.mark.parametrize("marks", [3, 9])
@@ -282,7 +279,7 @@ def test_processing_a_photo(alpha, photo):
             stream=io.BytesIO(data), name=f"{photo}.jpg", source=Source.API, job=job
         ).media
         # The attempt (savepoint, the row locked, its update, release); the tenant
-        # and its model (its choice, the default); the store (savepoint, the row
+        # and its model (one query); the store (savepoint, the row
         # locked, one INSERT for all faces (a photo has no tracks), the row, the
         # job's count and the job, release). Face ids come back from the INSERT;
         # the search cache's generation moves on commit, not counted here.
@@ -292,4 +289,4 @@ def test_processing_a_photo(alpha, photo):
         assert faces == (7 if photo == "group" else 2)
 
 
-PROCESS_PHOTO = 14
+PROCESS_PHOTO = 13

@@ -195,3 +195,50 @@ def test_an_exhausted_pool_answers_503_with_retry_after_and_never_500(
     assert int(retry_after) > 0
     assert body["code"] == "busy"
     assert peak_connections <= 2
+
+
+def test_the_web_processes_of_make_run_share_one_socket(test_subprocess_env, tmp_path):
+    """`make run` starts FACET_WEB_PROCESSES web servers on the socket it opens:
+    each one answers on the port, so with one gone the other still does."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from django.conf import settings
+
+    from tenants.management.commands.run_platform import web_commands
+
+    assert list(web_commands(sys.executable, "::1", 8000, 2)[0]) == ["web"]  # IPv6: one
+    assert web_commands(sys.executable, "127.0.0.1", 8000, 1)[1] is None
+    commands, listener = web_commands(sys.executable, "127.0.0.1", 0, 2)
+    port = listener.getsockname()[1]
+    assert sorted(commands) == ["web-1", "web-2"]
+    processes = []
+    try:
+        for name, argv in commands.items():
+            with (tmp_path / f"{name}.log").open("wb") as log:
+                process = subprocess.Popen(
+                    argv, cwd=settings.BASE_DIR, env=test_subprocess_env, stdout=log,
+                    stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),),
+                )  # fmt: skip
+                processes.append(process)
+        listener.close()
+
+        def answers() -> bool:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                        return True
+                except OSError:
+                    time.sleep(0.2)
+            return False
+
+        assert answers()
+        processes[0].terminate()
+        processes[0].wait(timeout=30)
+        assert all(answers() for _ in range(5))
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()

@@ -26,6 +26,7 @@ the media; identification could exclude people).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -269,9 +270,12 @@ def nearest(
     )
     cut = [1.0 - float(threshold)] if threshold is not None else []
     candidates = max(top_k * oversample, top_k)
-    # Inside a caller's transaction the SET LOCALs below would outlive this call.
+    # SET LOCAL needs a transaction: this call's own, or the caller's, where the
+    # settings would outlive the call and are reset after it (a savepoint would
+    # cost two more round trips and keep nothing the RESET does not).
     nested = connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cursor:
+    own_transaction = contextlib.nullcontext() if nested else transaction.atomic()
+    with own_transaction, connection.cursor() as cursor:
         if plan == "exact":
             # The searched rows are hot (shared_buffers / page cache): price random
             # reads as such, or the planner hash-joins a seq scan of every row

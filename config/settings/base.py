@@ -4,6 +4,7 @@ Environment modules (local, production, test) import this one and override
 what differs; nothing here holds a production secret.
 """
 
+import os
 from pathlib import Path
 
 # Concern modules: each owns its settings; re-exported here as Django settings.
@@ -191,6 +192,9 @@ ATTENDANCE = {
     "DEFAULT_COOLDOWN_MINUTES": env_int("FACET_KIOSK_COOLDOWN_MINUTES", 10),
 }
 
+# Web server processes `make run` starts on one socket: one per core, up to 4
+# (each holds its own engines, ~0.3 GB with both loaded, and database pool).
+FACET_WEB_PROCESSES = env_int("FACET_WEB_PROCESSES", min(os.cpu_count() or 1, 4))
 # What `make run` supervises beside the web server: argv after `python`.
 FACET_PROCESSES = {
     "worker": ["manage.py", "qcluster"],

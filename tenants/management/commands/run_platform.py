@@ -5,12 +5,21 @@ WebSocket, config.web_server) and the
 processes named in FACET_PROCESSES (a django-q2 cluster, the watch folder).
 Ctrl-C (or SIGTERM) stops them, and the embedded database stops with the
 last process attached to it.
+
+The web server runs as FACET_WEB_PROCESSES processes accepting on one socket
+opened here: photo searches, "who is this?" and kiosk frames spend most of a
+request in Python, and one process's GIL would queue every request behind
+the others' on a single core however many cores the machine has. Their live
+events cross processes through the channel layer (PostgreSQL or Redis), and
+their metrics through the multiprocess directory.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,15 +47,21 @@ class Command(BaseCommand):
         demo = demo_tenant_ensure(port=port)
 
         python = sys.executable
+        web, listener = web_commands(python, host, port, settings.FACET_WEB_PROCESSES)
         commands = {
-            "web": [python, "-m", "config.web_server", "-b", host, "-p", str(port)],
+            **web,
             **{name: [python, *argv] for name, argv in settings.FACET_PROCESSES.items()},
         }
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+        shared = (listener.fileno(),) if listener else ()
         children = {
-            name: subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env)  # noqa: S603
+            name: subprocess.Popen(  # noqa: S603
+                argv, cwd=settings.BASE_DIR, env=env, pass_fds=shared if name in web else ()
+            )
             for name, argv in commands.items()
         }
+        if listener:
+            listener.close()  # the web processes hold it now
 
         stopping = False
 
@@ -89,3 +104,25 @@ class Command(BaseCommand):
         self.stdout.write("Stopped web and worker processes.")
         if exit_code:
             sys.exit(exit_code)
+
+
+def web_commands(
+    python: str, host: str, port: int, processes: int
+) -> tuple[dict[str, list[str]], socket.socket | None]:
+    """The web server's argv by process name, and the listening socket they
+    share (None for one process, which binds its own). Daphne adopts an
+    inherited socket as IPv4 only, so an IPv6 host gets one process."""
+    argv = [python, "-m", "config.web_server"]
+    if processes <= 1 or _is_ipv6(host):
+        return {"web": [*argv, "-b", host, "-p", str(port)]}, None
+    listener = socket.create_server((host, port), backlog=1024)
+    listener.set_inheritable(True)
+    fd = ["--fd", str(listener.fileno())]
+    return {f"web-{n}": [*argv, *fd] for n in range(1, processes + 1)}, listener
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False  # a name: create_server resolves it as IPv4
