@@ -1,5 +1,6 @@
-"""Housekeeping that runs per tenant on the task queue."""
+"""Housekeeping that runs per tenant on the task queue, and the queue's own."""
 
+from django.conf import settings
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -21,3 +22,21 @@ def purge_expired_tokens_everywhere() -> int:
     for tenant in tenants:
         purge_expired_tokens.enqueue(schema_name=tenant.schema_name)
     return len(tenants)
+
+
+def trim_task_results() -> int:
+    """Scheduled (settings.FACET_SCHEDULES): keep the newest
+    FACET_TASK_RESULTS_KEPT successful task results (the admin's "Successful
+    tasks"); failures stay until handled. Returns how many went."""
+    from django_q.models import Success
+
+    keep = settings.FACET_TASK_RESULTS_KEPT
+    successes = Success.objects.all()
+    if keep > 0:
+        newest = successes.order_by("-stopped").values_list("stopped", flat=True)
+        oldest_kept = list(newest[keep - 1 : keep])
+        if not oldest_kept:
+            return 0
+        successes = successes.filter(stopped__lt=oldest_kept[0])
+    deleted, _ = successes.delete()
+    return deleted

@@ -29,7 +29,14 @@ from .observability import (  # noqa: F401
     SENTRY_DSN,
 )
 from .paths import BASE_DIR, VAR_DIR
-from .queue import CACHES, FACET_SCHEDULES, Q_CLUSTER, Q_INFLIGHT_DIR, REDIS_URL  # noqa: F401
+from .queue import (  # noqa: F401
+    CACHES,
+    FACET_SCHEDULES,
+    FACET_TASK_RESULTS_KEPT,
+    Q_CLUSTER,
+    Q_INFLIGHT_DIR,
+    REDIS_URL,
+)
 from .realtime import CHANNEL_LAYERS, FACET_WS_RECHECK_SECONDS  # noqa: F401
 from .security import *  # noqa: F403
 

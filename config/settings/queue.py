@@ -40,7 +40,11 @@ Q_CLUSTER = {
     "retry": env_int("Q_RETRY", 1500),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
     "ack_failures": True,
-    "save_limit": 1000,
+    # Successful results are all saved; the scheduled "Trim finished task
+    # results" keeps the newest FACET_TASK_RESULTS_KEPT. django-q2's own pruning
+    # (save_limit > 0) read every kept result, locked, before each save: up to
+    # 1,000 rows with their pickled results, twice per uploaded file.
+    "save_limit": 0,
     "catch_up": False,
     "poll": 0.5,
     "cache": "queue",
@@ -52,6 +56,8 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
         f"Q_RETRY ({Q_CLUSTER['retry']}s) must exceed Q_TIMEOUT ({Q_CLUSTER['timeout']}s), "
         "or a task still running would be delivered to a second worker."
     )
+
+FACET_TASK_RESULTS_KEPT = env_int("FACET_TASK_RESULTS_KEPT", 1000)
 
 # Each worker notes the task it runs here, so that a worker that dies has its
 # task handed back at once (tenants.queue_leases). Local to the host: the
@@ -75,6 +81,10 @@ FACET_SCHEDULES = {
     "Fit embedding storage bases": {
         "func": "vectors.tasks.fit_bases_everywhere",
         "minutes": 15,
+    },
+    "Trim finished task results": {
+        "func": "tenants.maintenance.trim_task_results",
+        "minutes": 10,
     },
     "Purge unrecognised kiosk faces": {
         "func": "attendance.tasks.purge_unknown_faces_everywhere",
