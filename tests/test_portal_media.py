@@ -390,6 +390,9 @@ def test_upload_from_the_keyboard_and_rows_that_say_what_happened(page, catalogu
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"this is no jpeg")
 
+    # Playwright turns the browser's file-chooser interception on when a listener
+    # is added; added only around the Enter, it raced the page's showPicker().
+    page.on("filechooser", lambda _: None)
     page.goto("/upload/")
     page.locator("[data-events-status][data-state='open']").wait_for(timeout=30_000)
     # The file input is in the Tab order, its focus visible, and Enter opens it.
