@@ -281,6 +281,7 @@ def mark_record(
         if mark.crop:
             default_storage.delete(mark.crop.name)
         return "cooldown", None, _window_held(person_id, scope, at) or at
+    mark._state.adding, mark._state.db = False, connection.alias  # as save() leaves it
     return "marked", mark, at
 
 

@@ -88,6 +88,8 @@ class KioskRateThrottle(BaseThrottle):
         if kiosk is None:
             return True
         self.allowance = count_frame(kiosk.pk, kiosk.key_digest)
+        # No row: revoked since authentication a moment ago; the frame was
+        # already let in as that kiosk's, and the next one gets the 401.
         return self.allowance.allowed or self.allowance.kiosk is None
 
     def wait(self):
