@@ -95,7 +95,10 @@ def kiosk_update(*, kiosk: Kiosk, groups: list[Group] | None = None, **changes) 
         setattr(kiosk, key, value.strip() if isinstance(value, str) else value)
     _check_hours(kiosk.opens_at, kiosk.closes_at)
     with transaction.atomic():
-        kiosk.save()
+        # Only what changed: a full save would put back the frame counters and
+        # last-seen time as they were when the kiosk was read.
+        if changes:
+            kiosk.save(update_fields=list(changes))
         if groups is not None:
             kiosk.groups.set(groups)
     return kiosk
@@ -376,7 +379,9 @@ def _identify_and_mark(kiosk: Kiosk, image, now: dt.datetime) -> FrameResult:
         names = dict(
             Person.objects.filter(pk__in=[a.person_id for a in known]).values_list("pk", "name")
         )
-        for answer in known:
+        # In person order: two kiosks marking the same people in opposite orders
+        # inside their frames' transactions would wait on each other.
+        for answer in sorted(known, key=lambda a: a.person_id):
             base = dict(
                 person_id=answer.person_id,
                 name=names.get(answer.person_id, ""),

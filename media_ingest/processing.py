@@ -90,7 +90,8 @@ def _crop_jpeg(image: np.ndarray, face: DetectedFace) -> bytes:
     side = int(max(right - left, bottom - top) * 1.4)
     cx, cy = (left + right) // 2, (top + bottom) // 2
     height, width = image.shape[:2]
-    x0, y0 = max(cx - side // 2, 0), max(cy - side // 2, 0)
+    # Never empty, even for a box whose centre lies outside the image.
+    x0, y0 = min(max(cx - side // 2, 0), width - 1), min(max(cy - side // 2, 0), height - 1)
     x1, y1 = max(min(cx + side // 2, width), x0 + 1), max(min(cy + side // 2, height), y0 + 1)
     return _fitted_jpeg(image[y0:y1, x0:x1], ingest_setting("CROP_SIDE"), quality=88)
 

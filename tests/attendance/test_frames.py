@@ -204,3 +204,21 @@ def test_unknown_faces_are_kept_for_review_only_when_asked_and_purged_after_rete
     with schema_context(alpha.schema_name):
         assert not UnknownFace.objects.exists()
         assert not default_storage.exists(crop)
+
+
+def test_editing_a_kiosk_keeps_the_frames_it_counted_meanwhile(alpha):
+    """An edit saves what it changed, not the counters as they were read."""
+    from attendance import services
+    from attendance.models import Kiosk
+    from attendance.throttles import count_frame
+
+    kiosk, _ = make_kiosk(alpha)
+    with schema_context(alpha.schema_name):
+        read_before = Kiosk.objects.get(pk=kiosk.pk)
+        counted = count_frame(kiosk.pk, kiosk.key_digest).kiosk
+        services.kiosk_update(kiosk=read_before, name="Front door")
+        stored = Kiosk.objects.get(pk=kiosk.pk)
+    assert stored.name == "Front door"
+    assert counted.last_seen_at is not None
+    assert stored.last_seen_at == counted.last_seen_at
+    assert stored.frames_in_window == 1
