@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
-from rest_framework.throttling import BaseThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 from .models import Kiosk
 
@@ -52,7 +52,8 @@ def count_frame(kiosk_id: int, digest: str) -> FrameAllowance:
     one) against its allowance. Run outside the frame's transaction: a frame
     that fails later was still sent."""
     now = timezone.now()
-    limit, period = _parse_rate(kiosk_rate())
+    rate = KioskRateThrottle()  # DRF's reading of "4/s"
+    limit, period = rate.num_requests, rate.duration or 1
     window_from = now - dt.timedelta(seconds=period)
     rows = list(
         Kiosk.objects.raw(
@@ -70,18 +71,15 @@ def count_frame(kiosk_id: int, digest: str) -> FrameAllowance:
     )
 
 
-def _parse_rate(rate: str | None) -> tuple[int | None, int]:
-    """("4/s") -> (4, 1), as DRF reads rates; no rate: no limit."""
-    if not rate:
-        return None, 1
-    count, unit = rate.split("/")
-    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit[0]]
+class KioskRateThrottle(SimpleRateThrottle):
+    """The frame API's use of ``count_frame`` (the socket calls it directly);
+    only DRF's rate parsing is kept from SimpleRateThrottle, not its cache."""
 
-
-class KioskRateThrottle(BaseThrottle):
-    """The frame API's use of ``count_frame`` (the socket calls it directly)."""
-
+    scope = SCOPE
     allowance = FrameAllowance(kiosk=None)
+
+    def get_rate(self):
+        return kiosk_rate()
 
     def allow_request(self, request, view):
         kiosk = getattr(request.auth, "kiosk", None)
