@@ -282,6 +282,10 @@ def media_delete(*, media: MediaFile) -> None:
     """
     media_id, original = media.pk, media.file.name
     with transaction.atomic():
+        # The row lock first, so that what is read for the cascade below (faces,
+        # their cluster memberships) is what a processing run or a placement
+        # holding the lock left, not what was there before they committed.
+        list(MediaFile.objects.select_for_update().filter(pk=media_id).values_list("pk"))
         faces_removing.send(sender=MediaFile, media_id=media_id)
         media.delete()
 

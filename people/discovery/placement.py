@@ -309,12 +309,26 @@ def eligible_faces(face_model: FaceModel):
     )
 
 
+def _hold_files_of(face_ids) -> None:
+    """Lock the files these faces come from until the placement commits.
+
+    A file's deletion (``media_delete``) and a run replacing its faces lock the
+    file's row first: either they wait for this placement and then remove its
+    memberships with the faces, or this placement waits for them and finds the
+    faces gone. Without it, a membership written for a face deleted meanwhile
+    failed the placement at COMMIT (deferred foreign key).
+    """
+    files = MediaFile.objects.filter(pk__in=Face.objects.filter(pk__in=face_ids).values("media_id"))
+    list(files.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
+
+
 def place_faces(face_ids, face_model: FaceModel) -> PlacementCounts:
     """Place these faces (those still eligible), in id order, in one transaction."""
     counts = PlacementCounts()
     face_ids = sorted(set(face_ids))
     with transaction.atomic():
         lock_discovery()
+        _hold_files_of(face_ids)
         eligible = set(
             eligible_faces(face_model).filter(pk__in=face_ids).values_list("pk", flat=True)
         )

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from media_ingest.models import Face, FaceTrack, MediaFile
@@ -306,3 +306,59 @@ def test_naming_twice_from_the_portal_lands_on_the_list(tenant, alpha):
     second = client.post(f"/people/to-name/{cluster}/name/", form, follow=True)
     assert second.redirect_chain[-1][0] == "/people/to-name/"
     assert b"named, merged or emptied meanwhile" in second.content
+
+
+@pytest.mark.usefixtures("committed")
+@pytest.mark.parametrize("first", ["delete", "placement"])
+def test_a_file_deleted_while_its_faces_are_placed_fails_neither(first):
+    """The bench's log showed it: a video deleted while its faces were being
+    placed failed the placement at COMMIT. Whichever transaction holds the file
+    first, both now finish, and no membership outlives its face."""
+    from media_ingest import services
+    from recognition.models import FaceModel
+    from tests.conftest import ALPHA
+
+    model = FaceModel.objects.get(is_default=True)
+    with schema_context(ALPHA.schema_name):
+        face_ids = _photo(model, _look(_person()), _look(_person()))
+        media = MediaFile.objects.get(faces__pk=face_ids[0])
+    errors, holding, release = [], threading.Event(), threading.Event()
+
+    def in_tenant(action, *, hold: bool):
+        try:
+            with schema_context(ALPHA.schema_name), transaction.atomic():
+                action()
+                if hold:  # keep this transaction open while the other one starts
+                    holding.set()
+                    release.wait(timeout=30)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            holding.set()
+            connection.close()
+
+    delete = lambda: services.media_delete(media=media)  # noqa: E731
+    place = lambda: place_faces(face_ids, model)  # noqa: E731
+    actions = (delete, place) if first == "delete" else (place, delete)
+    holder = threading.Thread(target=in_tenant, args=(actions[0],), kwargs={"hold": True})
+    other = threading.Thread(target=in_tenant, args=(actions[1],), kwargs={"hold": False})
+    try:
+        holder.start()
+        assert holding.wait(timeout=30)
+        other.start()
+        other.join(timeout=1)  # it waits for the holder's lock: still running
+        assert other.is_alive()
+        release.set()
+        holder.join(timeout=30)
+        other.join(timeout=30)
+        assert not errors
+        with schema_context(ALPHA.schema_name):
+            assert not MediaFile.objects.filter(pk=media.pk).exists()
+            assert not ClusterFace.objects.filter(face_id__in=face_ids).exists()
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        other.join(timeout=30)
+        with schema_context(ALPHA.schema_name):
+            FaceCluster.objects.all().delete()
+            MediaFile.objects.filter(pk=media.pk).delete()
