@@ -66,9 +66,9 @@ def _spool(stream: BinaryIO, directory: Path, limit: int) -> tuple[Path, str, in
 
 def _check_storage_quota(size: int) -> None:
     """Refuse a file that would take the tenant's originals past its quota."""
-    from tenants.models import Tenant
+    from tenants.selectors import current_tenant
 
-    quota = Tenant.objects.get(schema_name=connection.schema_name).storage_quota_bytes
+    quota = current_tenant().storage_quota_bytes
     if quota is None:
         return
     used = MediaFile.objects.aggregate(total=Sum("size_bytes"))["total"] or 0
@@ -151,11 +151,9 @@ def _gpu_cluster() -> str | None:
     cluster = ingest_setting("GPU_CLUSTER")
     if not cluster:
         return None
-    from recognition.selectors import active_face_model
-    from tenants.models import Tenant
+    from recognition.selectors import current_face_model
 
-    tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    return cluster if active_face_model(tenant=tenant).engine == "insightface" else None
+    return cluster if current_face_model().engine == "insightface" else None
 
 
 def _queue_processing(media: list[MediaFile]) -> None:

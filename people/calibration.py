@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from django.db import connection
 from django.utils import timezone
 
 from recognition.models import FaceModel
@@ -88,8 +87,6 @@ def calibrate(face_model: FaceModel, *, target_far: float | None = None) -> Matc
 
 
 def recalibrate_active_model() -> MatchThreshold:
-    from recognition.selectors import active_face_model
-    from tenants.models import Tenant
+    from recognition.selectors import current_face_model
 
-    tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    return calibrate(active_face_model(tenant=tenant))
+    return calibrate(current_face_model())

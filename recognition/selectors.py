@@ -52,12 +52,8 @@ def active_face_model(*, tenant: Tenant) -> FaceModel:
 def current_face_model() -> FaceModel:
     """The active model of the tenant whose schema the connection is on.
 
-    Requests carry the tenant on the connection (django-tenants); tasks and
-    commands have only its schema, and the tenant is read once for them.
+    One query in a request (the tenant came with its domain), two in a task.
     """
-    from django.db import connection
+    from tenants.selectors import current_tenant
 
-    tenant = connection.tenant
-    if not isinstance(tenant, Tenant):
-        tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    return active_face_model(tenant=tenant)
+    return active_face_model(tenant=current_tenant())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
 
@@ -18,6 +19,18 @@ def tenant_list() -> QuerySet[Tenant]:
         .prefetch_related("domains")
         .order_by("slug")
     )
+
+
+def current_tenant() -> Tenant:
+    """The tenant whose schema the connection is on.
+
+    Requests carry it on the connection (django-tenants read it with the
+    domain); tasks and commands have only the schema, and it is read for them.
+    """
+    tenant = connection.tenant
+    if isinstance(tenant, Tenant) and tenant.schema_name == connection.schema_name:
+        return tenant
+    return Tenant.objects.get(schema_name=connection.schema_name)
 
 
 def tenant_get(*, slug: str) -> Tenant | None:

@@ -57,6 +57,24 @@ def test_media_list(alpha, api, model, files):
     assert response.status_code == 200 and response.json()["count"] == files
 
 
+def test_uploading_a_photo(alpha, api, model, django_capture_on_commit_callbacks):
+    """The upload API, queueing included. The storage quota reads the tenant
+    that came with the domain, not a second copy of it."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from skimage import data as images
+
+    from tests.media_ingest.conftest import jpeg_bytes
+
+    photo = jpeg_bytes(np.ascontiguousarray(images.astronaut()))
+    # The upload's job; the same bytes already here?; the file's row and the
+    # job's count (in a savepoint here, a transaction in production); the task.
+    with assert_query_count(TOKEN_REQUEST + 7), django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/media/", {"file": SimpleUploadedFile("astronaut.jpg", photo, "image/jpeg")}
+        )
+    assert response.status_code == 201, response.content
+
+
 @pytest.mark.parametrize("faces", [2, 9])
 def test_media_detail_with_its_faces_and_tracks(alpha, api, model, faces):
     with schema_context(alpha.schema_name):

@@ -7,8 +7,7 @@ import logging
 
 from django.db import connection
 
-from recognition.selectors import active_face_model
-from tenants.models import Tenant
+from recognition.selectors import active_face_model, current_face_model
 from tenants.selectors import tenant_list
 from tenants.tasks import tenant_task
 
@@ -23,7 +22,7 @@ def fit_basis_if_due() -> bool:
     has reached FIT_MIN_FACES embeddings (rewriting ~10k rows and rebuilding
     their index takes seconds; beyond FIT_AUTO_MAX_FACES it is left to an
     operator). True when it fitted one."""
-    model = active_face_model(tenant=Tenant.objects.get(schema_name=connection.schema_name))
+    model = current_face_model()
     due = basis_fit_due(face_model_id=model.pk, dimension=model.embedding_dim)
     if due is None:
         logger.warning(
