@@ -22,7 +22,7 @@ else:
     _db = DATABASES["default"]
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_postgres.core.PostgresChannelLayer",
+            "BACKEND": "tenants.channel_layer.GroupSendOnceChannelLayer",
             # channels-postgres builds its own connection from a full DB dict;
             # without PASSWORD/TIME_ZONE get_channel_layer() silently returns None.
             "CONFIG": {

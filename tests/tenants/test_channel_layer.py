@@ -1,0 +1,34 @@
+"""The embedded default's channel layer: a group send reaches every channel of
+the group once, and nothing else."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+from tenants.channel_layer import GroupSendOnceChannelLayer
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("committed")
+async def test_a_group_send_reaches_each_member_once_and_no_one_else():
+    layer = get_channel_layer()
+    assert isinstance(layer, GroupSendOnceChannelLayer)
+    first, second, outsider = [await layer.new_channel() for _ in range(3)]
+    try:
+        for channel in (first, second, first):  # added twice: still one message
+            await layer.group_add("tenant.t_alpha.events", channel)
+        await layer.group_add("tenant.t_beta.events", outsider)
+        await layer.group_send("tenant.t_alpha.events", {"type": "tenant.event", "n": 1})
+        await layer.group_send("tenant.nobody.events", {"type": "tenant.event", "n": 2})
+
+        for channel in (first, second):
+            received = await asyncio.wait_for(layer.receive(channel), timeout=10)
+            assert received == {"type": "tenant.event", "n": 1}
+        for channel in (first, second, outsider):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+    finally:
+        await layer.group_discard("tenant.t_alpha.events", first)
+        await layer.group_discard("tenant.t_alpha.events", second)
+        await layer.group_discard("tenant.t_beta.events", outsider)
