@@ -27,7 +27,7 @@ _GROUP_SEND = sql.SQL(
 
 class GroupSendOnceChannelLayer(PostgresChannelLayer):
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        assert self.require_valid_group_name(group), "Group name not valid"
+        self.require_valid_group_name(group)  # raises TypeError, as upstream's checks do
         expire = utc_now() + timedelta(seconds=self.expiry)
         pool = await self.django_db.get_db_pool(db_params=self.django_db.db_params)
         async with pool.connection() as conn, conn.cursor() as cursor:

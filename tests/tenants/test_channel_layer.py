@@ -27,8 +27,14 @@ async def test_a_group_send_reaches_each_member_once_and_no_one_else():
             assert received == {"type": "tenant.event", "n": 1}
         for channel in (first, second, outsider):
             with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+                await asyncio.wait_for(layer.receive(channel), timeout=0.3)
     finally:
         await layer.group_discard("tenant.t_alpha.events", first)
         await layer.group_discard("tenant.t_alpha.events", second)
         await layer.group_discard("tenant.t_beta.events", outsider)
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_group_name_is_refused_before_the_database():
+    with pytest.raises(TypeError):
+        await get_channel_layer().group_send("not a group!", {"type": "tenant.event"})
