@@ -148,9 +148,9 @@ def test_search_by_stored_face(alpha, api, model, files):
     # The throttle's count in the cache (read, cull count, savepoint, read, write,
     # release); the tenant's model (its choice or the default, one query); the
     # query face; the cache generation and result; the plan estimate; the
-    # search (SET LOCAL, the query, RESET inside this test's transaction); the
+    # search (its settings, the query and their reset in one round trip); the
     # hits' rows; the cache write (5, as the throttle's); the audit row.
-    with assert_query_count(TOKEN_REQUEST + 21):
+    with assert_query_count(TOKEN_REQUEST + 19):
         response = api.post(
             "/api/v1/search/",
             {"face_id": face_id, "threshold": -1},
@@ -235,7 +235,7 @@ def test_attendance_frame(alpha, api, people, settings):
     # Tenant by host; the kiosk by its key's digest; the frame counted against
     # its allowance with its last-seen time (one UPDATE); the frame's savepoint
     # (its transaction, inside this test's); the tenant's model; the threshold;
-    # the plan estimate; the nearest enrolled faces (SET LOCAL, query, RESET);
+    # the plan estimate; the nearest enrolled faces (settings, query, reset: one trip);
     # faces rejected for a face like it; the tenant's attendance settings; the
     # kiosk's groups; the names; the window's check, the mark's INSERT; release.
     with assert_query_count(FRAME_MARKED):
@@ -246,7 +246,7 @@ def test_attendance_frame(alpha, api, people, settings):
     assert [m["status"] for m in again.json()["marks"]] == ["cooldown"]
 
 
-FRAME_MARKED = 17
+FRAME_MARKED = 15
 
 
 @pytest.mark.parametrize("marks", [3, 9])

@@ -199,9 +199,13 @@ _RESET_SETTINGS = "; ".join(
 
 
 def _set_index_scan(cursor, *, ef_search: int, filtered: bool) -> None:
+    cursor.execute(*_index_scan_settings(ef_search=ef_search, filtered=filtered))
+
+
+def _index_scan_settings(*, ef_search: int, filtered: bool) -> tuple[str, list]:
     """SET LOCAL the HNSW scan settings (``set_config(..., true)``: they end with the
     transaction, so they never leak into other queries on a pooled connection)."""
-    cursor.execute(
+    return (
         "SELECT set_config('hnsw.ef_search', %s, true),"
         " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
         " set_config('hnsw.max_scan_tuples', %s, true),"
@@ -275,19 +279,25 @@ def nearest(
     # cost two more round trips and keep nothing the RESET does not).
     nested = connection.in_atomic_block
     own_transaction = contextlib.nullcontext() if nested else transaction.atomic()
+    if plan == "exact":
+        # The searched rows are hot (shared_buffers / page cache): price random
+        # reads as such, or the planner hash-joins a seq scan of every row
+        # instead of following an index from the filtered side.
+        settings_sql, settings_params = "SELECT set_config('random_page_cost', '1.1', true)", []
+    else:
+        ef = max(ef_search or DEFAULT_EF_SEARCH.get(dimension, 200), candidates)
+        settings_sql, settings_params = _index_scan_settings(
+            ef_search=ef, filtered=bool(filters.conditions)
+        )
+    # The settings, the search and their reset go in one round trip: Django's
+    # psycopg cursor binds parameters on the client, which allows several
+    # statements per execute (a placement runs one search per face).
+    statements = [settings_sql, sql, *([_RESET_SETTINGS] if nested else [])]
+    params = _params(plan, literal, face_model_id, filters, cut, candidates, top_k)
     with own_transaction, connection.cursor() as cursor:
-        if plan == "exact":
-            # The searched rows are hot (shared_buffers / page cache): price random
-            # reads as such, or the planner hash-joins a seq scan of every row
-            # instead of following an index from the filtered side.
-            cursor.execute("SELECT set_config('random_page_cost', '1.1', true)")
-        else:
-            ef = max(ef_search or DEFAULT_EF_SEARCH.get(dimension, 200), candidates)
-            _set_index_scan(cursor, ef_search=ef, filtered=bool(filters.conditions))
-        cursor.execute(sql, _params(plan, literal, face_model_id, filters, cut, candidates, top_k))
+        cursor.execute("; ".join(statements), [*settings_params, *params])
+        cursor.nextset()
         rows = cursor.fetchall()
-        if nested:
-            cursor.execute(_RESET_SETTINGS)
     metrics.QUERIES.labels(table=table.table, plan=plan).inc()
     metrics.QUERY_DURATION.labels(plan=plan).observe(time.perf_counter() - started)
     return [Neighbour(int(r[0]), float(r[-1]), tuple(r[1:-1])) for r in rows]

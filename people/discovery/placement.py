@@ -41,7 +41,7 @@ from django.db import connection, transaction
 from media_ingest.embeddings import FACE_TABLE
 from media_ingest.models import Face, MediaFile
 from recognition.models import FaceModel
-from vectors.query import RowFilter, nearest
+from vectors.query import Plan, RowFilter, choose_plan, nearest
 
 from ..conf import people_setting
 from ..models import CannotLink, ClusterFace, FaceCluster, FaceLabel
@@ -92,8 +92,9 @@ def _unit(vector) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-def _candidates(face_ids) -> dict[int, _Candidate]:
-    rows = Face.objects.filter(pk__in=list(face_ids)).values_list(
+def _candidates(faces) -> dict[int, _Candidate]:
+    """The faces of this queryset, as placement sees them."""
+    rows = faces.values_list(
         "pk", "media_id", "media__kind", "track__first_time_s", "track__last_time_s", "embedding"
     )
     found = {}
@@ -115,23 +116,48 @@ def _conflict(a: _Candidate, b: _Candidate) -> bool:
     return a.span[0] <= b.span[1] and b.span[0] <= a.span[1]
 
 
-def _neighbours(face: _Candidate, face_model: FaceModel) -> list[tuple[int, float]]:
+@dataclass(frozen=True)
+class _Round:
+    """What one ``place_faces`` call decides once for all its faces."""
+
+    face_model: FaceModel
+    plan: Plan  # discovery's size is the same for every face of the round
+    feedback: bool  # any "not the same" in the tenant: else nothing to look up
+
+
+def _in_discovery(face: _Candidate) -> RowFilter:
+    """Faces in discovery, other than this one (and its photo's: never one person)."""
     conditions = ["NOT m.kept_out", "f.id <> %s"]
     params: list = [face.face_id]
     if not face.video:
         conditions.append("f.media_id <> %s")
         params.append(face.media_id)
+    return RowFilter(
+        join="JOIN people_clusterface m ON m.face_id = f.id",
+        conditions=tuple(conditions),
+        params=tuple(params),
+    )
+
+
+def _round(face_model: FaceModel, first: _Candidate) -> _Round:
+    plan = choose_plan(
+        table=FACE_TABLE,
+        dimension=first.embedding.size,
+        face_model_id=face_model.pk,
+        filters=_in_discovery(first),
+    )
+    return _Round(face_model, plan, CannotLink.objects.exists())
+
+
+def _neighbours(face: _Candidate, round_: _Round) -> list[tuple[int, float]]:
     hits = nearest(
         table=FACE_TABLE,
         embedding=face.embedding,
-        face_model_id=face_model.pk,
+        face_model_id=round_.face_model.pk,
         top_k=people_setting("CLUSTER_NEIGHBOURS"),
-        threshold=face_model.cluster_threshold,
-        filters=RowFilter(
-            join="JOIN people_clusterface m ON m.face_id = f.id",
-            conditions=tuple(conditions),
-            params=tuple(params),
-        ),
+        threshold=round_.face_model.cluster_threshold,
+        filters=_in_discovery(face),
+        plan=round_.plan,
     )
     return [(hit.id, hit.similarity) for hit in hits]
 
@@ -165,7 +191,7 @@ class _ClusterView:
     one-photo and overlapping-track rules), and the "not the same" that bar
     those faces from them."""
 
-    def __init__(self, cluster_ids: list[int], faces: list[_Candidate]):
+    def __init__(self, cluster_ids: list[int], faces: list[_Candidate], *, feedback: bool):
         self.clusters = {
             c.pk: c
             for c in FaceCluster.objects.filter(pk__in=cluster_ids).only("size", "embedding_sum")
@@ -190,8 +216,8 @@ class _ClusterView:
             span = (first, last) if video and first is not None else None
             self.members[cluster_id].append(_Candidate(face_id, media_id, video, span, empty))
         face_ids = [f.face_id for f in faces]
-        self.barred = _cannot_join(face_ids, ids) if ids else set()
-        self.pairs = _cannot_link_pairs(face_ids)
+        self.barred = _cannot_join(face_ids, ids) if ids and feedback else set()
+        self.pairs = _cannot_link_pairs(face_ids) if feedback else set()
 
     def mean_similarity(self, cluster_id: int, face: _Candidate) -> float:
         cluster = self.clusters[cluster_id]
@@ -235,10 +261,12 @@ def _choose_cluster(face, links, view, threshold) -> int | None:
     return None if best is None else best[1]
 
 
-def _place_one(face: _Candidate, face_model: FaceModel) -> PlacementCounts:
+def _place_one(face: _Candidate, round_: _Round) -> PlacementCounts:
+    """Place one eligible face (it has no membership row yet)."""
     counts = PlacementCounts()
+    face_model = round_.face_model
     threshold = face_model.cluster_threshold
-    neighbours = _neighbours(face, face_model)
+    neighbours = _neighbours(face, round_)
     placed = dict(
         ClusterFace.objects.filter(face_id__in=[n for n, _ in neighbours]).values_list(
             "face_id", "cluster_id"
@@ -253,9 +281,9 @@ def _place_one(face: _Candidate, face_model: FaceModel) -> PlacementCounts:
             pending_ids.append(neighbour_id)
         else:
             links[placed[neighbour_id]].append(similarity)
-    pending = _candidates(pending_ids)
+    pending = _candidates(Face.objects.filter(pk__in=pending_ids))
     pending_order = [pending[i] for i in pending_ids if i in pending]
-    view = _ClusterView(list(links), [face, *pending_order])
+    view = _ClusterView(list(links), [face, *pending_order], feedback=round_.feedback)
 
     cluster_id = _choose_cluster(face, links, view, threshold)
     if cluster_id is not None:
@@ -289,7 +317,7 @@ def _place_one(face: _Candidate, face_model: FaceModel) -> PlacementCounts:
         counts.started += 1
         counts.joined += len(joining)
 
-    ClusterFace.objects.update_or_create(face_id=face.face_id, defaults={"cluster": cluster})
+    ClusterFace.objects.create(face_id=face.face_id, cluster=cluster)
     moved = [j.face_id for j in joining if j.face_id != face.face_id]
     if moved:
         ClusterFace.objects.filter(face_id__in=moved).update(cluster=cluster)
@@ -329,12 +357,10 @@ def place_faces(face_ids, face_model: FaceModel) -> PlacementCounts:
     with transaction.atomic():
         lock_discovery()
         _hold_files_of(face_ids)
-        eligible = set(
-            eligible_faces(face_model).filter(pk__in=face_ids).values_list("pk", flat=True)
-        )
-        counts.skipped = len(face_ids) - len(eligible)
-        faces = _candidates(eligible)
+        faces = _candidates(eligible_faces(face_model).filter(pk__in=face_ids))
+        counts.skipped = len(face_ids) - len(faces)
+        round_ = _round(face_model, faces[min(faces)]) if faces else None
         for face_id in face_ids:
             if face_id in faces:
-                counts.add(_place_one(faces[face_id], face_model))
+                counts.add(_place_one(faces[face_id], round_))
     return counts
