@@ -9,14 +9,16 @@ a second set of faces from a concurrent run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from recognition.engines.base import DetectedFace, FaceEngine
 from recognition.errors import RecognitionError
@@ -331,10 +333,17 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
         media_event(media)
         face_ids = [face.pk for face in faces]
         transaction.on_commit(
-            lambda: faces_stored.send(sender=MediaFile, media_id=media_id, face_ids=face_ids),
+            functools.partial(_announce_stored, connection.schema_name, media_id, face_ids),
             robust=True,
         )
     return media
+
+
+def _announce_stored(schema_name: str, media_id: int, face_ids: list[int]) -> None:
+    """The receivers (search's cache, people's naming and placement) run in the
+    file's schema, wherever the commit's callbacks are run from."""
+    with schema_context(schema_name):
+        faces_stored.send(sender=MediaFile, media_id=media_id, face_ids=face_ids)
 
 
 def _fail_unreadable(media_id: int, exc: Exception) -> str:

@@ -16,7 +16,7 @@ class PeopleConfig(AppConfig):
         from vectors.basis import basis_changed
         from vectors.tables import register as register_embedding_table
 
-        from . import tasks
+        from . import maintenance, tasks  # noqa: F401 - their tasks registered for tenants.E001
         from .embeddings import ENROLLED_TABLE, REJECTED_TABLE
         from .models import Person
         from .selectors import PeopleFaceNames
@@ -32,6 +32,6 @@ class PeopleConfig(AppConfig):
         register_count("People", Person.objects.count)
         # A processed file's faces are matched against the galleries and placed
         # into discovery's clusters; clusters that lose faces are recounted.
-        faces_stored.connect(tasks.queue_media_people_work, dispatch_uid="people.media_faces")
+        faces_stored.connect(tasks.name_and_place_stored_faces, dispatch_uid="people.media_faces")
         faces_removing.connect(tasks.queue_cluster_refresh, dispatch_uid="people.cluster_refresh")
         basis_changed.connect(tasks.queue_basis_refresh, dispatch_uid="people.cluster_basis")

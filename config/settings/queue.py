@@ -86,6 +86,10 @@ FACET_SCHEDULES = {
         "func": "tenants.maintenance.trim_task_results",
         "minutes": 10,
     },
+    "Place faces left unplaced": {
+        "func": "people.maintenance.queue_unplaced_media_everywhere",
+        "minutes": 10,
+    },
     "Purge unrecognised kiosk faces": {
         "func": "attendance.tasks.purge_unknown_faces_everywhere",
         "minutes": 60,
