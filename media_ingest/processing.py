@@ -8,6 +8,7 @@ a second set of faces from a concurrent run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -333,17 +334,29 @@ def _store(media_id: int, face_model: FaceModel, analysis: Analysis) -> MediaFil
         media_event(media)
         face_ids = [face.pk for face in faces]
         transaction.on_commit(
-            functools.partial(_announce_stored, connection.schema_name, media_id, face_ids),
+            functools.partial(
+                _announce_stored, connection.schema_name, media_id, face_ids, face_model
+            ),
             robust=True,
         )
     return media
 
 
-def _announce_stored(schema_name: str, media_id: int, face_ids: list[int]) -> None:
+def _announce_stored(
+    schema_name: str, media_id: int, face_ids: list[int], face_model: FaceModel
+) -> None:
     """The receivers (search's cache, people's naming and placement) run in the
-    file's schema, wherever the commit's callbacks are run from."""
-    with schema_context(schema_name):
-        faces_stored.send(sender=MediaFile, media_id=media_id, face_ids=face_ids)
+    file's schema, wherever the commit's callbacks are run from (a worker runs
+    them on its commit, still in the schema and with its tenant)."""
+    schema = (
+        contextlib.nullcontext()
+        if connection.schema_name == schema_name
+        else schema_context(schema_name)
+    )
+    with schema:
+        faces_stored.send(
+            sender=MediaFile, media_id=media_id, face_ids=face_ids, face_model=face_model
+        )
 
 
 def _fail_unreadable(media_id: int, exc: Exception) -> str:

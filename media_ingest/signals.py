@@ -3,7 +3,7 @@
 from django.dispatch import Signal
 
 # Sent after the transaction that stored a file's faces commits, inside the
-# tenant's schema: media_id, face_ids.
+# tenant's schema: media_id, face_ids, face_model (the FaceModel that embedded them).
 faces_stored = Signal()
 
 # Sent inside the transaction that is about to delete a file's faces (the file

@@ -23,6 +23,7 @@ from django.db import transaction
 from media_ingest.annotations import names_changed
 from media_ingest.embeddings import FACE_TABLE
 from media_ingest.models import Face
+from recognition.models import FaceModel
 from recognition.selectors import current_face_model
 from vectors.query import MAX_TOP_K, nearest
 
@@ -104,13 +105,13 @@ def match_person(person_id: int) -> MatchCounts:
     return counts
 
 
-def match_media(media_id: int) -> MatchCounts:
-    """Suggest the best person for each face of a processed file."""
-    face_model = current_face_model()
-    threshold = current_threshold(face_model).threshold
+def match_media(media_id: int, face_model: FaceModel) -> MatchCounts:
+    """Suggest the best person (of ``face_model``'s galleries) for each face of a
+    processed file."""
     counts = MatchCounts()
     if not EnrolledFace.objects.filter(face_model=face_model).exists():
         return counts
+    threshold = current_threshold(face_model).threshold
     faces = Face.objects.filter(media_id=media_id, face_model=face_model).values_list(
         "pk", "embedding", "quality"
     )

@@ -7,6 +7,7 @@ import logging
 from django.db import connection, transaction
 
 from media_ingest.models import Face
+from recognition.models import FaceModel
 from recognition.selectors import current_face_model
 from tenants.events import publish_event
 from tenants.tasks import tenant_task
@@ -48,10 +49,13 @@ def name_and_place_media_faces(media_id: int) -> int:
     return name_and_place(media_id)
 
 
-def name_and_place(media_id: int, face_ids: list[int] | None = None) -> int:
+def name_and_place(
+    media_id: int, face_ids: list[int] | None = None, face_model: FaceModel | None = None
+) -> int:
     """A processed file's faces: named where they match an enrolled person, then
-    placed into discovery's clusters."""
-    counts = matching.match_media(media_id)
+    placed into discovery's clusters (``face_model``: the tenant's, by default)."""
+    face_model = face_model or current_face_model()
+    counts = matching.match_media(media_id, face_model)
     if counts.suggested:
         publish_event(
             schema_name=connection.schema_name,
@@ -64,7 +68,7 @@ def name_and_place(media_id: int, face_ids: list[int] | None = None) -> int:
         )
     if face_ids is None:
         face_ids = Face.objects.filter(media_id=media_id).values_list("pk", flat=True)
-    _placed(placement.place_faces(face_ids, current_face_model()), media_id=media_id)
+    _placed(placement.place_faces(face_ids, face_model), media_id=media_id)
     return counts.suggested
 
 
@@ -114,7 +118,9 @@ def refresh_model_clusters(face_model_id: int) -> int:
         return len(discovery.cluster_refresh(cluster_ids=ids))
 
 
-def name_and_place_stored_faces(sender, media_id: int, face_ids: list[int], **kwargs) -> None:
+def name_and_place_stored_faces(
+    sender, media_id: int, face_ids: list[int], face_model: FaceModel, **kwargs
+) -> None:
     """media_ingest.signals.faces_stored receiver: once a file's faces are
     committed, the worker that stored them names and places them at once.
 
@@ -125,7 +131,7 @@ def name_and_place_stored_faces(sender, media_id: int, face_ids: list[int], **kw
     unplaced, and people.maintenance's sweep queues them again.
     """
     try:
-        name_and_place(media_id, face_ids)
+        name_and_place(media_id, face_ids, face_model)
     except Exception:
         logger.exception("naming and placing the faces of file %s failed; queued", media_id)
         name_and_place_media_faces.enqueue(media_id, schema_name=connection.schema_name)

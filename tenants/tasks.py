@@ -36,7 +36,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django_q.signals import pre_execute
 from django_q.tasks import async_task
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from . import metrics
 from .log import bound
@@ -127,12 +127,15 @@ def run_tenant_task(schema_name: str, path: str, *args: Any, **kwargs: Any) -> A
     _require_tenant_schema(schema_name)
     func = _registered(path).func
     with schema_context(get_public_schema_name()):
-        if not Tenant.objects.filter(schema_name=schema_name).exists():
-            raise TenantTaskError(f"No tenant has the schema {schema_name!r}.")
+        tenant = Tenant.objects.filter(schema_name=schema_name).first()
+    if tenant is None:
+        raise TenantTaskError(f"No tenant has the schema {schema_name!r}.")
     task_id = _queue_task_id.get() or "-"
     with (
         sentry_sdk.new_scope() as scope,
-        schema_context(schema_name),
+        # The tenant on the connection, as a request has it: the task's code
+        # reads it (tenants.selectors.current_tenant) without another query.
+        tenant_context(tenant),
         bound(schema_name=schema_name, task_name=path, task_id=task_id),
     ):
         scope.set_tag("tenant", schema_name)
