@@ -1,7 +1,7 @@
 """Media ingestion end to end: upload API -> queue -> faces stored (issue 4).
 
     python -m bench.ingest [--engine dlib|onnx] [--images 300] [--uploaders 4] [--workers 2]
-        [--video-runs 3]
+        [--video-runs 3] [--1080p-runs 1]
 
 Starts the real platform the way `make run` does (`manage.py run_platform`:
 embedded PostgreSQL, Daphne, a django-q2 cluster of WORKERS processes, the
@@ -21,7 +21,8 @@ in as the demo tenant's owner through the token API and then:
 - video: uploads videos/facerec_short_hamilton_clip.mp4, waits for `done` and
   reports processing time and the multiple of real time (duration / time),
   tracks and faces; deleted (`DELETE /api/v1/media/{id}/`) between runs since
-  identical bytes are deduplicated;
+  identical bytes are deduplicated; then the same for the 1080p
+  videos/fnp_video.mp4 (`--1080p-runs`, default 1);
 - peer line: after the platform has stopped, the same images through the bare
   engine in this process tree (`build_engine("dlib").analyze_batch([image])`,
   one image per call as the worker does) on WORKERS `multiprocessing`
@@ -60,6 +61,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 FACES = ROOT.parent / "shared" / "data" / "faces"
 VIDEO = FACES / "videos" / "facerec_short_hamilton_clip.mp4"
+VIDEO_1080P = FACES / "videos" / "fnp_video.mp4"
 
 
 # --------------------------------------------------------------------- platform
@@ -348,11 +350,11 @@ def images_phase(client: Client, paths: list[Path], uploaders: int, already: int
     }
 
 
-def video_phase(client: Client, runs: int) -> list[dict]:
+def video_phase(client: Client, runs: int, video: Path = VIDEO) -> list[dict]:
     out = []
     for _ in range(runs):
         start = time.time()
-        status, data = client.upload(VIDEO)
+        status, data = client.upload(video)
         if status != 201:
             raise RuntimeError(f"video upload: {status} {data}")
         media_id = data["id"]
@@ -380,6 +382,18 @@ def video_phase(client: Client, runs: int) -> list[dict]:
         if status != 204:
             raise RuntimeError(f"delete video: {status}")
     return out
+
+
+def print_video_runs(video: Path, runs: list[dict]) -> None:
+    print(f"\n## video: {video.name}, {len(runs)} runs (deleted between runs)")
+    for i, v in enumerate(runs, 1):
+        multiple = v["duration_s"] / v["upload_to_done_s"] if v["upload_to_done_s"] else 0
+        print(
+            f"run {i}: {v['status']} duration {v['duration_s']:.2f} s, upload -> done "
+            f"{v['upload_to_done_s']:.2f} s (server created -> processed {v['server_s']:.2f} s), "
+            f"{multiple:.2f}x real time, {v['tracks']} tracks, {v['faces']} faces"
+            + (f", error {v['error']}" if v["error"] else "")
+        )
 
 
 # --------------------------------------------------------------------- bare engine
@@ -454,6 +468,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="django-q2 workers (Q_WORKERS)")
     parser.add_argument("--video-runs", type=int, default=3)
     parser.add_argument(
+        "--1080p-runs", dest="hd_runs", type=int, default=1, help="runs of fnp_video.mp4 (1080p)"
+    )
+    parser.add_argument(
         "--engine",
         choices=["dlib", "onnx"],
         default="dlib",
@@ -504,6 +521,7 @@ def main() -> None:
         cpu_after = sampler.cpu_by_group()
         rss_images = dict(sampler.peak)
         videos = video_phase(client, args.video_runs)
+        hd_videos = video_phase(client, args.hd_runs, VIDEO_1080P)
     finally:
         sampler.running = False
         sampler.join()
@@ -556,15 +574,9 @@ def main() -> None:
             f"all platform processes {bare['cpu_ms'] / sum(per_img.values()):.2f}x"
         )
 
-    print(f"\n## video: {VIDEO.name}, {len(videos)} runs (deleted between runs)")
-    for i, v in enumerate(videos, 1):
-        multiple = v["duration_s"] / v["upload_to_done_s"] if v["upload_to_done_s"] else 0
-        print(
-            f"run {i}: {v['status']} duration {v['duration_s']:.2f} s, upload -> done "
-            f"{v['upload_to_done_s']:.2f} s (server created -> processed {v['server_s']:.2f} s), "
-            f"{multiple:.2f}x real time, {v['tracks']} tracks, {v['faces']} faces"
-            + (f", error {v['error']}" if v["error"] else "")
-        )
+    for video, runs in ((VIDEO, videos), (VIDEO_1080P, hd_videos)):
+        if runs:
+            print_video_runs(video, runs)
     print(f"peak RSS worker cluster over the whole run: {sampler.peak['worker'] / 2**20:.0f} MiB")
     print(f"run_platform log: {len(problems)} lines with Traceback/ERROR")
     for line in problems[:10]:
